@@ -1,1 +1,21 @@
-//! placeholder
+//! # ntk-dynamics: training dynamics of wide networks against their linearization
+//!
+//! A model f(x; θ) trained on L(θ) = 1/(2n) Σᵢ (f(xᵢ; θ) − yᵢ)² by gradient flow
+//! θ' = −∇L = −Jᵀ(u − y)/n moves its outputs by u' = −Θ̂_t (u − y)/n, Θ̂_t = J Jᵀ. Its
+//! first-order Taylor model f_lin(x; θ) = f(x; θ⁰) + J₀(θ − θ⁰) has the constant kernel Θ̂₀ and
+//! the closed form u(t) = y + e^{−tΘ̂₀/n}(u₀ − y). This crate integrates the first (adaptive
+//! Dormand–Prince 5(4), GD, SGD, natural gradient), solves the second exactly, and measures the
+//! distance between them (Jacot et al. 2018, arXiv:1806.07572; Lee et al. 2019,
+//! arXiv:1902.06720; Chizat et al. 2019, arXiv:1812.07956), together with the catapult phase of
+//! large learning rates (Lewkowycz et al. 2020, arXiv:2003.02218).
+
+pub mod error;
+pub mod flow;
+pub mod linearized;
+pub mod ode;
+pub mod test_models;
+
+pub use error::{Error, Result};
+pub use flow::{GradientFlow, gradient_flow, gradient_flow_states};
+pub use linearized::LinearizedFlow;
+pub use ode::{FlowConfig, OdeSystem, Stats, Trajectory};
