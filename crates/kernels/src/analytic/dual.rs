@@ -1,0 +1,175 @@
+//! Dual activations: the Gaussian expectations that one nonlinearity contributes to the NNGP and
+//! NTK recursions.
+//!
+//! For (u, v) ~ N(0, [[q₁, c], [c, q₂]]):
+//!
+//! $$ \hat\sigma(q_1,q_2,c) = \mathbb E[\sigma(u)\sigma(v)], \qquad
+//!    \hat{\dot\sigma}(q_1,q_2,c) = \mathbb E[\sigma'(u)\sigma'(v)]. $$
+//!
+//! Closed forms: piecewise-linear σ = a·min(x,0) + b·max(x,0) (arc-cosine kernels, Cho & Saul
+//! 2009), erf (arcsine kernel, Williams 1997), exact GELU (neural-tangents 0.6.5's formula);
+//! every other σ by 2-D Gauss–Hermite quadrature ([`super::quadrature`]).
+//!
+//! Covariances that are not positive semi-definite by rounding are projected: ρ = c/√(q₁q₂) is
+//! clamped into [−1, 1] (so c² ≤ q₁q₂ holds exactly up to one rounding), and negative variances
+//! are read as 0. A zero variance (a zero input without bias) makes that variable the constant 0,
+//! so E[σ(0)σ(v)] = σ(0)·E σ(v) and E[σ'(0)σ'(v)] = σ'(0)·E σ'(v) with σ'(0) from
+//! [`Activation::dphi`] (the left slope for piecewise-linear σ).
+
+use super::arc;
+use super::quadrature::{correlation, expectation_1d, expectation_2d_pair};
+use crate::Activation;
+use std::f64::consts::PI;
+
+/// The two Gaussian expectations of one activation: E[σ(u)σ(v)] and E[σ'(u)σ'(v)].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dual {
+    /// E[σ(u)σ(v)] (the NNGP map).
+    pub nngp: f64,
+    /// E[σ'(u)σ'(v)] (the derivative kernel Σ̇ that multiplies Θ).
+    pub ntk_dot: f64,
+}
+
+/// Gaussian expectations E[σ(u)σ(v)] and E[σ'(u)σ'(v)] for (u, v) ~ N(0, [[q₁, c], [c, q₂]]).
+///
+/// Piecewise linear σ(x) = a·min(x,0) + b·max(x,0), θ = arccos ρ, ρ = c/√(q₁q₂):
+///
+/// $$ \mathbb E\sigma\sigma = \frac{\sqrt{q_1q_2}}{2\pi}\Big[(a^2+b^2)\big(\sin\theta+(\pi-\theta)\cos\theta\big)
+///    - 2ab\,(\sin\theta-\theta\cos\theta)\Big],\quad
+///    \mathbb E\sigma'\sigma' = \frac{(a^2+b^2)(\pi-\theta)+2ab\,\theta}{2\pi}. $$
+///
+/// Erf: E σσ = (2/π) arcsin(2c/√((1+2q₁)(1+2q₂))), E σ'σ' = (4/π)/√((1+2q₁)(1+2q₂) − 4c²).
+///
+/// GELU x·Φ(x): with P = (1+q₁)(1+q₂), D² = P − c², A = arcsin(c/√P),
+/// E σσ = c/4 + ((c² + q₁q₂D²)/(PD) + cA)/(2π), E σ'σ' = 1/4 + A/(2π) + c/(2πD)·(1/D² + (1−q₁q₂)/P + 1).
+///
+/// Any other σ: 64×64-point Gauss–Hermite quadrature after the Cholesky factorisation of the
+/// covariance (1e-10 of the natural scale for the smooth built-ins at moderate variances, see
+/// [`super::quadrature::GAUSS_HERMITE_ORDER`]).
+///
+/// # Reference
+/// Cho & Saul 2009 (arc-cosine kernels, NeurIPS, eq. 6 for n = 0, 1); Williams 1997 (arcsine
+/// kernel, NeurIPS); Novak et al. 2020, arXiv:1912.02803 (neural-tangents `stax.ABRelu`,
+/// `stax.Erf`, `stax.Gelu`); Arora et al. 2019, arXiv:1904.11955 eq. (5)–(6).
+pub fn dual(act: &Activation, q1: f64, q2: f64, c: f64) -> Dual {
+    let q1 = q1.max(0.0);
+    let q2 = q2.max(0.0);
+    match *act {
+        Activation::Relu
+        | Activation::LeakyRelu { .. }
+        | Activation::AbRelu { .. }
+        | Activation::Identity => {
+            let (a, b) = act.piecewise_linear().unwrap_or((0.0, 1.0));
+            piecewise_linear(a, b, q1, q2, c)
+        }
+        Activation::Erf => erf(q1, q2, c),
+        Activation::Gelu => gelu(q1, q2, c),
+        _ => quadrature(act, q1, q2, c),
+    }
+}
+
+/// Diagonal (u = v) expectations E[σ(u)²], E[σ'(u)²] for u ~ N(0, q), exact at c = q.
+///
+/// $$ \text{piecewise linear: } \tfrac{a^2+b^2}{2}q,\ \tfrac{a^2+b^2}{2};\quad
+///    \text{erf: } \tfrac2\pi\arcsin\tfrac{2q}{1+2q},\ \tfrac{4}{\pi\sqrt{1+4q}} $$
+///
+/// # Reference
+/// Cho & Saul 2009; Williams 1997 (the closed forms of [`dual`] at c = q₁ = q₂).
+pub fn dual_diagonal(act: &Activation, q: f64) -> Dual {
+    let q = q.max(0.0);
+    match *act {
+        Activation::Relu
+        | Activation::LeakyRelu { .. }
+        | Activation::AbRelu { .. }
+        | Activation::Identity => {
+            let (a, b) = act.piecewise_linear().unwrap_or((0.0, 1.0));
+            if q > 0.0 {
+                let m = 0.5 * (a * a + b * b);
+                Dual {
+                    nngp: m * q,
+                    ntk_dot: m,
+                }
+            } else {
+                Dual {
+                    nngp: 0.0,
+                    ntk_dot: a * a,
+                }
+            }
+        }
+        Activation::Erf => Dual {
+            nngp: 2.0 / PI * (2.0 * q / (1.0 + 2.0 * q)).asin(),
+            ntk_dot: 4.0 / PI / (1.0 + 4.0 * q).sqrt(),
+        },
+        Activation::Gelu => gelu(q, q, q),
+        _ => Dual {
+            nngp: expectation_1d(q, |u| {
+                let s = act.phi(u);
+                s * s
+            }),
+            ntk_dot: expectation_1d(q, |u| {
+                let s = act.dphi(u);
+                s * s
+            }),
+        },
+    }
+}
+
+fn piecewise_linear(a: f64, b: f64, q1: f64, q2: f64, c: f64) -> Dual {
+    if q1 * q2 > 0.0 {
+        let rho = correlation(q1, q2, c);
+        let theta = arc::acos(rho);
+        let sin = (1.0 - rho * rho).max(0.0).sqrt();
+        let (sum_sq, cross) = (a * a + b * b, 2.0 * a * b);
+        let scale = (q1 * q2).sqrt() / (2.0 * PI);
+        Dual {
+            nngp: scale * (sum_sq * (sin + (PI - theta) * rho) - cross * (sin - theta * rho)),
+            ntk_dot: (sum_sq * (PI - theta) + cross * theta) / (2.0 * PI),
+        }
+    } else {
+        // At least one variable is the constant 0: σ(0) = 0, and the expectations factorise.
+        let mean_slope = |q: f64| if q > 0.0 { 0.5 * (a + b) } else { a };
+        Dual {
+            nngp: 0.0,
+            ntk_dot: mean_slope(q1) * mean_slope(q2),
+        }
+    }
+}
+
+fn erf(q1: f64, q2: f64, c: f64) -> Dual {
+    let rho = correlation(q1, q2, c);
+    let c = rho * (q1 * q2).sqrt();
+    let prod = (1.0 + 2.0 * q1) * (1.0 + 2.0 * q2);
+    Dual {
+        nngp: 2.0 / PI * (2.0 * c / prod.sqrt()).clamp(-1.0, 1.0).asin(),
+        ntk_dot: 4.0 / PI / (prod - 4.0 * c * c).sqrt(),
+    }
+}
+
+fn gelu(q1: f64, q2: f64, c: f64) -> Dual {
+    let rho = correlation(q1, q2, c);
+    let c = rho * (q1 * q2).sqrt();
+    let p = (1.0 + q1) * (1.0 + q2);
+    let d2 = p - c * c;
+    let d = d2.sqrt();
+    let angle = (c / p.sqrt()).clamp(-1.0, 1.0).asin();
+    let q12 = q1 * q2;
+    Dual {
+        nngp: 0.25 * c + ((c * c + q12 * d2) / (p * d) + c * angle) / (2.0 * PI),
+        ntk_dot: 0.25
+            + angle / (2.0 * PI)
+            + c / (2.0 * PI * d) * (1.0 / d2 + (1.0 - q12) / p + 1.0),
+    }
+}
+
+fn quadrature(act: &Activation, q1: f64, q2: f64, c: f64) -> Dual {
+    let (nngp, ntk_dot) = expectation_2d_pair(
+        q1,
+        q2,
+        c,
+        |u| act.phi(u),
+        |u| act.dphi(u),
+        |v| act.phi(v),
+        |v| act.dphi(v),
+    );
+    Dual { nngp, ntk_dot }
+}
