@@ -342,3 +342,21 @@ pub fn linear_flow_exact(
     }
     Ok(out)
 }
+
+/// A rows × cols matrix of independent N(0, 1) entries from `ChaCha8Rng::seed_from_u64(seed)`,
+/// filled row by row.
+pub fn gaussian_matrix(rows: usize, cols: usize, seed: u64) -> Mat<f64> {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut values = Vec::with_capacity(rows * cols);
+    for _ in 0..rows * cols {
+        values.push(rng.sample::<f64, _>(rand_distr::StandardNormal));
+    }
+    Mat::from_fn(rows, cols, |i, j| values[i * cols + j])
+}
+
+/// A vector of independent N(0, 1) entries (the first column of [`gaussian_matrix`]).
+pub fn gaussian_vector(len: usize, seed: u64) -> Vec<f64> {
+    let m = gaussian_matrix(len, 1, seed);
+    (0..len).map(|i| m[(i, 0)]).collect()
+}
