@@ -21,3 +21,6 @@ pub use error::{Error, Result};
 pub use mlp::{Mlp, MlpSpec};
 pub use model::Model;
 pub use two_layer::{Scaling, SecondLayer, TwoLayer, TwoLayerSpec};
+pub mod hessian;
+pub mod lanczos;
+pub mod monte_carlo;
