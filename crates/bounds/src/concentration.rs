@@ -68,11 +68,32 @@ pub fn kernel_concentration_error_eigen(
     }
     let scaled = Mat::from_fn(n, n, |i, j| u[(i, j)] / s[j].sqrt());
     let mut inv_sqrt = Mat::<f64>::zeros(n, n);
-    matmul(inv_sqrt.as_mut(), Accum::Replace, scaled.as_ref(), u.transpose(), 1.0, par);
+    matmul(
+        inv_sqrt.as_mut(),
+        Accum::Replace,
+        scaled.as_ref(),
+        u.transpose(),
+        1.0,
+        par,
+    );
     let mut tmp = Mat::<f64>::zeros(n, n);
-    matmul(tmp.as_mut(), Accum::Replace, inv_sqrt.as_ref(), k_finite, 1.0, par);
+    matmul(
+        tmp.as_mut(),
+        Accum::Replace,
+        inv_sqrt.as_ref(),
+        k_finite,
+        1.0,
+        par,
+    );
     let mut m = Mat::<f64>::zeros(n, n);
-    matmul(m.as_mut(), Accum::Replace, tmp.as_ref(), inv_sqrt.as_ref(), 1.0, par);
+    matmul(
+        m.as_mut(),
+        Accum::Replace,
+        tmp.as_ref(),
+        inv_sqrt.as_ref(),
+        1.0,
+        par,
+    );
     let sym = Mat::from_fn(n, n, |i, j| 0.5 * (m[(i, j)] + m[(j, i)]));
     let ev = eigenvalues(sym.as_ref(), par)?;
     Ok(ev.iter().map(|v| (v - 1.0).abs()).fold(0.0, f64::max))

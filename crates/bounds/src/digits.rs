@@ -110,7 +110,9 @@ impl Digits {
             .filter(|&i| self.labels[i] == positive || self.labels[i] == negative)
             .collect();
         if rows.is_empty() {
-            return Err(Error::Empty { arg: "two-class subset" });
+            return Err(Error::Empty {
+                arg: "two-class subset",
+            });
         }
         let mut norms = Vec::with_capacity(rows.len());
         for &r in &rows {
@@ -119,7 +121,10 @@ impl Digits {
                 .sum::<f64>()
                 .sqrt();
             if norm == 0.0 {
-                return Err(Error::ZeroNorm { arg: "pixels", index: r });
+                return Err(Error::ZeroNorm {
+                    arg: "pixels",
+                    index: r,
+                });
             }
             norms.push(norm);
         }
@@ -128,7 +133,13 @@ impl Digits {
         });
         let y = rows
             .iter()
-            .map(|&r| if self.labels[r] == positive { 1.0 } else { -1.0 })
+            .map(|&r| {
+                if self.labels[r] == positive {
+                    1.0
+                } else {
+                    -1.0
+                }
+            })
             .collect();
         Ok(BinaryDataset { x, y })
     }
@@ -138,7 +149,10 @@ impl Digits {
 pub fn normalize_rows(x: &Mat<f64>) -> Result<Mat<f64>> {
     let mut norms = Vec::with_capacity(x.nrows());
     for i in 0..x.nrows() {
-        let norm = (0..x.ncols()).map(|j| x[(i, j)].powi(2)).sum::<f64>().sqrt();
+        let norm = (0..x.ncols())
+            .map(|j| x[(i, j)].powi(2))
+            .sum::<f64>()
+            .sqrt();
         if !norm.is_finite() {
             return Err(Error::NonFinite {
                 arg: "x",
@@ -151,7 +165,9 @@ pub fn normalize_rows(x: &Mat<f64>) -> Result<Mat<f64>> {
         }
         norms.push(norm);
     }
-    Ok(Mat::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] / norms[i]))
+    Ok(Mat::from_fn(x.nrows(), x.ncols(), |i, j| {
+        x[(i, j)] / norms[i]
+    }))
 }
 
 /// A seeded uniformly random permutation of 0..n (Fisher–Yates on ChaCha8).

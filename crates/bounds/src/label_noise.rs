@@ -63,7 +63,11 @@ pub fn h_infinity_regression(
     check_gram("h_infinity", h.as_ref())?;
     let l = cholesky_positive_definite(h.as_ref(), par)?;
     let mut alpha = Mat::from_fn(train.len(), 1, |i, _| train.y[i]);
-    faer::linalg::triangular_solve::solve_lower_triangular_in_place(l.as_ref(), alpha.as_mut(), par);
+    faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+        l.as_ref(),
+        alpha.as_mut(),
+        par,
+    );
     faer::linalg::triangular_solve::solve_upper_triangular_in_place(
         l.transpose(),
         alpha.as_mut(),
@@ -71,7 +75,11 @@ pub fn h_infinity_regression(
     );
     let cross = h_infinity_cross(test_x, train.x.as_ref())?;
     Ok((0..cross.nrows())
-        .map(|i| (0..cross.ncols()).map(|j| cross[(i, j)] * alpha[(j, 0)]).sum())
+        .map(|i| {
+            (0..cross.ncols())
+                .map(|j| cross[(i, j)] * alpha[(j, 0)])
+                .sum()
+        })
         .collect())
 }
 
@@ -83,7 +91,9 @@ pub fn label_noise_sweep(
     par: Par,
 ) -> Result<Vec<LabelNoisePoint>> {
     if config.noise_levels.is_empty() {
-        return Err(Error::Empty { arg: "noise_levels" });
+        return Err(Error::Empty {
+            arg: "noise_levels",
+        });
     }
     let data = digits.two_class(config.positive, config.negative)?;
     let (mut train, test) = data.train_test_split(config.test_fraction, config.seed)?;

@@ -5,12 +5,12 @@
 //! eigendecomposition K = UΛUᵀ. They are gathered here so that validation (square, finite,
 //! symmetric) happens once at the boundary.
 
+use faer::diag::Diag;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{
     LltRegularization, cholesky_in_place, cholesky_in_place_scratch,
 };
 use faer::linalg::evd::{ComputeEigenvectors, self_adjoint_evd, self_adjoint_evd_scratch};
-use faer::diag::Diag;
 use faer::{Mat, MatRef, Par};
 
 use crate::error::{Error, Result, check_finite_mat};
@@ -66,11 +66,7 @@ pub(crate) fn cholesky_shifted(k: MatRef<'_, f64>, shift: f64, par: Par) -> Opti
             0.0
         }
     });
-    let mut buffer = MemBuffer::new(cholesky_in_place_scratch::<f64>(
-        n,
-        par,
-        Default::default(),
-    ));
+    let mut buffer = MemBuffer::new(cholesky_in_place_scratch::<f64>(n, par, Default::default()));
     let stack = MemStack::new(&mut buffer);
     match cholesky_in_place(
         factor.as_mut(),
@@ -119,8 +115,15 @@ pub(crate) fn eigen(k: MatRef<'_, f64>, par: Par) -> Result<(Vec<f64>, Mat<f64>)
         Default::default(),
     ));
     let stack = MemStack::new(&mut buffer);
-    self_adjoint_evd(k, s.as_mut(), Some(u.as_mut()), par, stack, Default::default())
-        .map_err(|e| Error::LinearAlgebra(format!("symmetric eigensolver: {e:?}")))?;
+    self_adjoint_evd(
+        k,
+        s.as_mut(),
+        Some(u.as_mut()),
+        par,
+        stack,
+        Default::default(),
+    )
+    .map_err(|e| Error::LinearAlgebra(format!("symmetric eigensolver: {e:?}")))?;
     Ok(((0..n).map(|i| s[i]).collect(), u))
 }
 

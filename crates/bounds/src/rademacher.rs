@@ -114,9 +114,13 @@ pub fn empirical_rademacher_rkhs_ball(
         .map(|task| {
             let count = CHUNK.min(n_samples - task * CHUNK);
             let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(task as u64));
-            let signs = Mat::from_fn(n, count, |_, _| {
-                if rng.random::<bool>() { 1.0 } else { -1.0 }
-            });
+            let signs = Mat::from_fn(
+                n,
+                count,
+                |_, _| {
+                    if rng.random::<bool>() { 1.0 } else { -1.0 }
+                },
+            );
             let mut product = Mat::<f64>::zeros(n, count);
             matmul(
                 product.as_mut(),

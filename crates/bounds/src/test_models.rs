@@ -32,13 +32,25 @@ fn check_same_dim(x1: MatRef<'_, f64>, x2: MatRef<'_, f64>) -> Result<()> {
 
 fn inner_products(x1: MatRef<'_, f64>, x2: MatRef<'_, f64>) -> Mat<f64> {
     let mut g = Mat::<f64>::zeros(x1.nrows(), x2.nrows());
-    matmul(g.as_mut(), Accum::Replace, x1, x2.transpose(), 1.0, Par::Seq);
+    matmul(
+        g.as_mut(),
+        Accum::Replace,
+        x1,
+        x2.transpose(),
+        1.0,
+        Par::Seq,
+    );
     g
 }
 
 fn row_norms(x: MatRef<'_, f64>) -> Vec<f64> {
     (0..x.nrows())
-        .map(|i| (0..x.ncols()).map(|j| x[(i, j)].powi(2)).sum::<f64>().sqrt())
+        .map(|i| {
+            (0..x.ncols())
+                .map(|j| x[(i, j)].powi(2))
+                .sum::<f64>()
+                .sqrt()
+        })
         .collect()
 }
 
@@ -95,7 +107,9 @@ pub fn relu_rf_kernel(x: MatRef<'_, f64>) -> Result<Mat<f64>> {
     Ok(Mat::from_fn(x.nrows(), x.nrows(), |i, j| {
         let (a, b) = if i <= j { (i, j) } else { (j, i) };
         let u = cosine(g[(a, b)], norms[a], norms[b]);
-        norms[a] * norms[b] * ((1.0 - u * u).max(0.0).sqrt() + (std::f64::consts::PI - u.acos()) * u)
+        norms[a]
+            * norms[b]
+            * ((1.0 - u * u).max(0.0).sqrt() + (std::f64::consts::PI - u.acos()) * u)
             / (2.0 * std::f64::consts::PI)
     }))
 }
@@ -117,9 +131,18 @@ pub fn relu_rf_kernel_finite(x: MatRef<'_, f64>, n_features: usize, seed: u64) -
         });
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let w = Mat::from_fn(x.ncols(), n_features, |_, _| -> f64 { StandardNormal.sample(&mut rng) });
+    let w = Mat::from_fn(x.ncols(), n_features, |_, _| -> f64 {
+        StandardNormal.sample(&mut rng)
+    });
     let mut features = Mat::<f64>::zeros(x.nrows(), n_features);
-    matmul(features.as_mut(), Accum::Replace, x, w.as_ref(), 1.0, Par::Seq);
+    matmul(
+        features.as_mut(),
+        Accum::Replace,
+        x,
+        w.as_ref(),
+        1.0,
+        Par::Seq,
+    );
     let features = Mat::from_fn(x.nrows(), n_features, |i, a| features[(i, a)].max(0.0));
     let mut k = Mat::<f64>::zeros(x.nrows(), x.nrows());
     matmul(
@@ -131,7 +154,9 @@ pub fn relu_rf_kernel_finite(x: MatRef<'_, f64>, n_features: usize, seed: u64) -
         Par::Seq,
     );
     let n = x.nrows();
-    Ok(Mat::from_fn(n, n, |i, j| if i <= j { k[(i, j)] } else { k[(j, i)] }))
+    Ok(Mat::from_fn(n, n, |i, j| {
+        if i <= j { k[(i, j)] } else { k[(j, i)] }
+    }))
 }
 
 /// `n` points drawn uniformly on the unit sphere S^{d−1} (normalised Gaussians), one per row.
@@ -151,6 +176,13 @@ pub fn matrix_with_spectrum(spectrum: &[f64], seed: u64) -> Mat<f64> {
     let q = g.qr().compute_thin_Q();
     let scaled = Mat::from_fn(n, n, |i, j| q[(i, j)] * spectrum[j]);
     let mut k = Mat::<f64>::zeros(n, n);
-    matmul(k.as_mut(), Accum::Replace, scaled.as_ref(), q.transpose(), 1.0, Par::Seq);
+    matmul(
+        k.as_mut(),
+        Accum::Replace,
+        scaled.as_ref(),
+        q.transpose(),
+        1.0,
+        Par::Seq,
+    );
     Mat::from_fn(n, n, |i, j| if i <= j { k[(i, j)] } else { k[(j, i)] })
 }

@@ -189,7 +189,9 @@ pub fn zhang_ngd_width(
     check_positive("n_samples", n_samples as f64)?;
     check_positive("nu", nu)?;
     if !(lambda0.is_finite() && lambda0 > 0.0) {
-        return Err(Error::NotPositiveDefinite { lambda_min: lambda0 });
+        return Err(Error::NotPositiveDefinite {
+            lambda_min: lambda0,
+        });
     }
     check_probability("delta", delta)?;
     check_positive("constant", constant)?;

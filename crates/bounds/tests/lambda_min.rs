@@ -32,7 +32,10 @@ fn three_methods_recover_a_known_lambda_min() {
         let bis = lambda_min_bisection(k.as_ref(), &config).unwrap();
         let lan = lambda_min_lanczos(k.as_ref(), &config).unwrap();
         assert!(rel(eig, exact) <= 1e-8, "eigen n={n}: {eig}");
-        assert!(rel(bis.lambda_min, exact) <= 1e-8, "bisection n={n}: {bis:?}");
+        assert!(
+            rel(bis.lambda_min, exact) <= 1e-8,
+            "bisection n={n}: {bis:?}"
+        );
         assert!(rel(lan.lambda_min, exact) <= 1e-8, "lanczos n={n}: {lan:?}");
         let kappa = condition_number(k.as_ref(), Par::Seq).unwrap();
         assert!(rel(kappa, 1e4) <= 1e-8, "condition number {kappa}");
@@ -44,7 +47,10 @@ fn three_methods_agree_on_h_infinity() {
     // Seeded unit-sphere data; the eigensolver is accurate to O(n ε ‖H‖) ≈ 1e-13 absolute,
     // far below 1e-8·λ₀ for λ₀ ~ 1e-2.
     let config = LambdaMinConfig::default();
-    for (seed, (n, d)) in [(60usize, 5usize), (120, 10), (200, 20)].into_iter().enumerate() {
+    for (seed, (n, d)) in [(60usize, 5usize), (120, 10), (200, 20)]
+        .into_iter()
+        .enumerate()
+    {
         let x = random_sphere(n, d, seed as u64);
         let h = h_infinity(x.as_ref()).unwrap();
         let eig = lambda_min_eigen(h.as_ref(), Par::Seq).unwrap();
@@ -68,14 +74,20 @@ fn parallel_inputs_give_zero_lambda0_and_bounds_fail() {
     assert!(eig.abs() <= 40.0 * f64::EPSILON * 20.0, "lambda0 = {eig}");
     let bis = lambda_min_bisection(h.as_ref(), &LambdaMinConfig::default()).unwrap();
     assert!(bis.lambda_min.abs() <= 1e-12, "{bis:?}");
-    let y: Vec<f64> = (0..40).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+    let y: Vec<f64> = (0..40)
+        .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+        .collect();
     match arora_complexity(h.as_ref(), &y, Par::Seq) {
         Err(Error::NotPositiveDefinite { lambda_min }) => assert!(lambda_min.abs() < 1e-12),
         other => panic!("expected NotPositiveDefinite, got {other:?}"),
     }
     assert!(matches!(
         require_separated(x.as_ref()),
-        Err(Error::ParallelInputs { first: 3, second: 17, .. })
+        Err(Error::ParallelInputs {
+            first: 3,
+            second: 17,
+            ..
+        })
     ));
     assert!(condition_number(h.as_ref(), Par::Seq).is_err());
 }
@@ -84,14 +96,19 @@ fn parallel_inputs_give_zero_lambda0_and_bounds_fail() {
 fn separation_bound_holds_on_random_sphere_data() {
     // λ₀ ≥ φ/(100 n²) (Oymak–Soltanolkotabi constant); the observed slack is recorded in
     // docs/bounds.md (it is orders of magnitude).
-    for (seed, (n, d)) in [(20usize, 3usize), (50, 5), (100, 10)].into_iter().enumerate() {
+    for (seed, (n, d)) in [(20usize, 3usize), (50, 5), (100, 10)]
+        .into_iter()
+        .enumerate()
+    {
         let x = random_sphere(n, d, 40 + seed as u64);
         let h = h_infinity(x.as_ref()).unwrap();
         let lambda0 = lambda_min_eigen(h.as_ref(), Par::Seq).unwrap();
         let phi = data_separation(x.as_ref()).unwrap().value;
-        let bound =
-            separation_lambda0_lower_bound(phi, n, OYMAK_SOLTANOLKOTABI_CONSTANT).unwrap();
-        assert!(0.0 < bound && bound <= lambda0, "n={n}: {bound} vs {lambda0}");
+        let bound = separation_lambda0_lower_bound(phi, n, OYMAK_SOLTANOLKOTABI_CONSTANT).unwrap();
+        assert!(
+            0.0 < bound && bound <= lambda0,
+            "n={n}: {bound} vs {lambda0}"
+        );
     }
 }
 
@@ -105,7 +122,10 @@ fn zhang_theorem_5_as_transcribed_fails_for_unit_norm_inputs() {
     let lambda0 = lambda_min_eigen(h.as_ref(), Par::Seq).unwrap();
     for beta in [0.1, 0.25, 0.49] {
         let (bound, probability) = zhang_lambda0_lower_bound(n, beta).unwrap();
-        assert!(lambda0 <= 0.5 && lambda0 < bound, "beta={beta}: {lambda0} vs {bound}");
+        assert!(
+            lambda0 <= 0.5 && lambda0 < bound,
+            "beta={beta}: {lambda0} vs {bound}"
+        );
         // The stated probability 1 − n e^{−n^β/4} is vacuous here (negative).
         assert!(probability < 0.0);
     }
