@@ -3,9 +3,18 @@
 
 use super::experiment::Experiment;
 
+mod mercer_spectrum;
+mod non_lipschitz;
+mod relu_ntk_closed_form;
+mod smooth_lipschitz;
+
 /// Every experiment of `cargo xtask reproduce`, in report order.
 pub fn registry() -> Vec<Box<dyn Experiment>> {
     vec![
         // (experiments are registered here)
+        Box::new(relu_ntk_closed_form::ReluNtkClosedForm),
+        Box::new(non_lipschitz::NonLipschitz),
+        Box::new(smooth_lipschitz::SmoothLipschitz),
+        Box::new(mercer_spectrum::MercerSpectrum),
     ]
 }
