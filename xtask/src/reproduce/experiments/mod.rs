@@ -6,6 +6,7 @@ use super::experiment::Experiment;
 mod mercer_spectrum;
 mod non_lipschitz;
 mod relu_ntk_closed_form;
+mod rf_nt_concentration;
 mod smooth_lipschitz;
 
 /// Every experiment of `cargo xtask reproduce`, in report order.
@@ -16,5 +17,6 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
         Box::new(non_lipschitz::NonLipschitz),
         Box::new(smooth_lipschitz::SmoothLipschitz),
         Box::new(mercer_spectrum::MercerSpectrum),
+        Box::new(rf_nt_concentration::RfNtConcentration),
     ]
 }
