@@ -18,3 +18,6 @@ pub mod dual;
 pub mod quadrature;
 
 pub use dual::{Dual, dual, dual_diagonal};
+pub mod recursion;
+
+pub use recursion::{Get, Kernel, LayerKernel, kernel, kernel_diagonal, kernel_layerwise};

@@ -1,0 +1,629 @@
+//! The deep NNGP/NTK recursion of a fully-connected architecture, evaluated for all pairs.
+//!
+//! Starting from Σ⁽⁰⁾(x, x') = xᵀx'/d and Θ⁽⁰⁾ = 0, each layer maps the pair state (Σ, Θ):
+//!
+//! $$ \text{Dense, NTK: } \Sigma \leftarrow w^2\Sigma + b^2,\ \Theta \leftarrow \Sigma + w^2\Theta;\qquad
+//!    \text{Dense, standard: } \Theta \leftarrow N_{\rm in}\Sigma + w^2\Theta + [b\ \text{present}],\ \Sigma \leftarrow w^2\Sigma + b^2; $$
+//! $$ \text{activation: } \Sigma \leftarrow \mathbb E[\sigma(u)\sigma(v)],\ \Theta \leftarrow \mathbb E[\sigma'(u)\sigma'(v)]\,\Theta,
+//!    \quad (u,v)\sim\mathcal N\big(0, \begin{smallmatrix}\Sigma(x,x) & \Sigma(x,x')\\ \Sigma(x,x') & \Sigma(x',x')\end{smallmatrix}\big). $$
+//!
+//! Implementation: the Gram matrix by one faer GEMM written into the NNGP output, then row×column
+//! tiles processed in parallel (rayon), each tile running all layers on a strip of entries held
+//! in stack buffers and writing its results (and, for a self kernel, their mirror images) straight
+//! into the outputs. The per-point diagonals Σ(x,x) of every layer are computed once, exactly
+//! (c = q), so a self kernel's diagonal is exact.
+
+use super::arc;
+use super::dual::{dual, dual_diagonal};
+use crate::error::check_finite_mat;
+use crate::{Activation, Architecture, Error, Layer, Parameterization, Result};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+use rayon::prelude::*;
+use std::f64::consts::PI;
+
+/// Which kernels to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Get {
+    /// The NNGP kernel Σ (after the readout).
+    pub nngp: bool,
+    /// The neural tangent kernel Θ (after the readout).
+    pub ntk: bool,
+}
+
+impl Get {
+    /// Both kernels.
+    pub const BOTH: Get = Get {
+        nngp: true,
+        ntk: true,
+    };
+}
+
+/// The kernels of an architecture on a pair of point sets (n₁ × n₂ matrices).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kernel {
+    /// Σ⁽ᴸ⁾(x1ᵢ, x2ⱼ), if requested.
+    pub nngp: Option<Mat<f64>>,
+    /// Θ⁽ᴸ⁾(x1ᵢ, x2ⱼ), if requested.
+    pub ntk: Option<Mat<f64>>,
+}
+
+/// One step of the recursion with its constants.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Dense {
+        w2: f64,
+        b2: f64,
+        /// N_in (standard parameterization only).
+        n_in: f64,
+        /// 1 if a bias parameter exists (standard parameterization only).
+        bias_grad: f64,
+        standard: bool,
+    },
+    Act(Activation),
+}
+
+fn compile(arch: &Architecture, d: usize) -> Vec<Step> {
+    let standard = arch.parameterization() == Parameterization::Standard;
+    let mut n_in = d as f64;
+    let mut steps = Vec::with_capacity(arch.layers().len());
+    for layer in arch.layers() {
+        match *layer {
+            Layer::Dense {
+                width,
+                w_std,
+                b_std,
+            } => {
+                steps.push(Step::Dense {
+                    w2: w_std * w_std,
+                    b2: b_std.map_or(0.0, |b| b * b),
+                    n_in,
+                    bias_grad: if b_std.is_some() { 1.0 } else { 0.0 },
+                    standard,
+                });
+                n_in = width as f64;
+            }
+            Layer::Activation(act) => steps.push(Step::Act(act)),
+        }
+    }
+    steps
+}
+
+/// One Dense step on a pair state.
+#[inline(always)]
+fn dense(
+    step_w2: f64,
+    b2: f64,
+    n_in: f64,
+    bias_grad: f64,
+    standard: bool,
+    c: &mut f64,
+    t: &mut f64,
+) {
+    if standard {
+        *t = n_in * *c + step_w2 * *t + bias_grad;
+        *c = step_w2 * *c + b2;
+    } else {
+        *c = step_w2 * *c + b2;
+        *t = *c + step_w2 * *t;
+    }
+}
+
+/// Per-point quantities of one activation step (pre-activation variance q = Σ(x, x)).
+#[derive(Debug, Clone, Default)]
+struct PointFeatures {
+    q: Vec<f64>,
+    /// √q.
+    sqrt_q: Vec<f64>,
+    /// 1/√q (0 when q = 0).
+    rsqrt_q: Vec<f64>,
+    /// 1 when q > 0, else 0.
+    nonzero: Vec<f64>,
+    /// E σ'(u): mean slope (a + b)/2 when q > 0, σ'(0) when q = 0 (piecewise linear).
+    mean_slope: Vec<f64>,
+    /// 1/√(1 + 2q) (erf).
+    erf_scale: Vec<f64>,
+}
+
+/// Diagonal trajectories: per-activation-step features and the final (Σ, Θ) diagonals.
+struct Diagonal {
+    features: Vec<PointFeatures>,
+    nngp: Vec<f64>,
+    ntk: Vec<f64>,
+}
+
+fn diagonal(steps: &[Step], x: MatRef<'_, f64>) -> Diagonal {
+    let n = x.nrows();
+    let d = x.ncols() as f64;
+    let n_act = steps.iter().filter(|s| matches!(s, Step::Act(_))).count();
+    let mut features: Vec<PointFeatures> = (0..n_act)
+        .map(|_| PointFeatures {
+            q: vec![0.0; n],
+            sqrt_q: vec![0.0; n],
+            rsqrt_q: vec![0.0; n],
+            nonzero: vec![0.0; n],
+            mean_slope: vec![0.0; n],
+            erf_scale: vec![0.0; n],
+        })
+        .collect();
+    let mut nngp = vec![0.0; n];
+    let mut ntk = vec![0.0; n];
+    for i in 0..n {
+        let mut c = (0..x.ncols()).map(|k| x[(i, k)] * x[(i, k)]).sum::<f64>() / d;
+        let mut t = 0.0;
+        let mut act_idx = 0;
+        for step in steps {
+            match *step {
+                Step::Dense {
+                    w2,
+                    b2,
+                    n_in,
+                    bias_grad,
+                    standard,
+                } => dense(w2, b2, n_in, bias_grad, standard, &mut c, &mut t),
+                Step::Act(act) => {
+                    let f = &mut features[act_idx];
+                    let q = c.max(0.0);
+                    f.q[i] = q;
+                    f.sqrt_q[i] = q.sqrt();
+                    f.rsqrt_q[i] = if q > 0.0 { 1.0 / q.sqrt() } else { 0.0 };
+                    f.nonzero[i] = if q > 0.0 { 1.0 } else { 0.0 };
+                    let (a, b) = act.piecewise_linear().unwrap_or((0.0, 0.0));
+                    f.mean_slope[i] = if q > 0.0 {
+                        0.5 * (a + b)
+                    } else {
+                        act.dphi(0.0)
+                    };
+                    f.erf_scale[i] = 1.0 / (1.0 + 2.0 * q).sqrt();
+                    let e = dual_diagonal(&act, q);
+                    c = e.nngp;
+                    t *= e.ntk_dot;
+                    act_idx += 1;
+                }
+            }
+        }
+        nngp[i] = c;
+        ntk[i] = t;
+    }
+    Diagonal {
+        features,
+        nngp,
+        ntk,
+    }
+}
+
+/// Strip length of a tile (entries kept in stack buffers).
+const TILE: usize = 128;
+
+/// Runs all steps on a strip of entries (rows `rows` of set 1 against point `j` of set 2).
+/// On entry `c` holds Σ⁽⁰⁾; on exit `c` = Σ, `t` = Θ.
+fn run_strip(
+    steps: &[Step],
+    feats1: &[PointFeatures],
+    feats2: &[PointFeatures],
+    row0: usize,
+    j: usize,
+    c: &mut [f64],
+    t: &mut [f64],
+) {
+    let len = c.len();
+    let t = &mut t[..len];
+    t.fill(0.0);
+    let mut act_idx = 0;
+    for step in steps {
+        match *step {
+            Step::Dense {
+                w2,
+                b2,
+                n_in,
+                bias_grad,
+                standard,
+            } => {
+                if standard {
+                    for (ck, tk) in c.iter_mut().zip(t.iter_mut()) {
+                        *tk = n_in * *ck + w2 * *tk + bias_grad;
+                        *ck = w2 * *ck + b2;
+                    }
+                } else {
+                    for (ck, tk) in c.iter_mut().zip(t.iter_mut()) {
+                        *ck = w2 * *ck + b2;
+                        *tk = *ck + w2 * *tk;
+                    }
+                }
+            }
+            Step::Act(act) => {
+                let f1 = &feats1[act_idx];
+                let f2 = &feats2[act_idx];
+                let rows = row0..row0 + len;
+                match act {
+                    Activation::Relu
+                    | Activation::LeakyRelu { .. }
+                    | Activation::AbRelu { .. }
+                    | Activation::Identity => {
+                        let (a, b) = act.piecewise_linear().unwrap_or((0.0, 1.0));
+                        piecewise_linear_strip(a, b, f1, f2, rows, j, c, t);
+                    }
+                    Activation::Erf => {
+                        let scale2 = f2.erf_scale[j];
+                        let scale1 = &f1.erf_scale[rows];
+                        for ((ck, tk), &s1) in c.iter_mut().zip(t.iter_mut()).zip(scale1) {
+                            let scale = s1 * scale2;
+                            let arg = (2.0 * *ck * scale).clamp(-1.0, 1.0);
+                            *ck = 2.0 / PI * arc::asin(arg);
+                            *tk *= 4.0 / PI * scale / (1.0 - arg * arg).sqrt();
+                        }
+                    }
+                    Activation::Gelu => {
+                        let q2 = f2.q[j];
+                        let r2 = f2.rsqrt_q[j];
+                        let q1s = &f1.q[rows.clone()];
+                        let r1s = &f1.rsqrt_q[rows];
+                        for (((ck, tk), &q1), &r1) in
+                            c.iter_mut().zip(t.iter_mut()).zip(q1s).zip(r1s)
+                        {
+                            let (nngp, ntk_dot) = gelu_entry(q1, q2, r1 * r2, *ck);
+                            *ck = nngp;
+                            *tk *= ntk_dot;
+                        }
+                    }
+                    _ => {
+                        let q2 = f2.q[j];
+                        for (k, (ck, tk)) in c.iter_mut().zip(t.iter_mut()).enumerate() {
+                            let e = dual(&act, f1.q[row0 + k], q2, *ck);
+                            *ck = e.nngp;
+                            *tk *= e.ntk_dot;
+                        }
+                    }
+                }
+                act_idx += 1;
+            }
+        }
+    }
+}
+
+/// Arc-cosine step for σ = a·min(x,0) + b·max(x,0) on a strip (branch-free).
+#[inline(always)]
+fn piecewise_linear_strip(
+    a: f64,
+    b: f64,
+    f1: &PointFeatures,
+    f2: &PointFeatures,
+    rows: std::ops::Range<usize>,
+    j: usize,
+    c: &mut [f64],
+    t: &mut [f64],
+) {
+    let (sum_sq, cross) = ((a * a + b * b) / (2.0 * PI), 2.0 * a * b / (2.0 * PI));
+    let (sq2, r2, z2, m2) = (f2.sqrt_q[j], f2.rsqrt_q[j], f2.nonzero[j], f2.mean_slope[j]);
+    let len = c.len();
+    let sq1 = &f1.sqrt_q[rows.clone()][..len];
+    let r1 = &f1.rsqrt_q[rows.clone()][..len];
+    let z1 = &f1.nonzero[rows.clone()][..len];
+    let m1 = &f1.mean_slope[rows][..len];
+    let t = &mut t[..len];
+    for k in 0..len {
+        let rho = (c[k] * r1[k] * r2).clamp(-1.0, 1.0);
+        let theta = arc::acos(rho);
+        let sin = (1.0 - rho * rho).max(0.0).sqrt();
+        let pi_minus = PI - theta;
+        c[k] = sq1[k] * sq2 * (sum_sq * (sin + pi_minus * rho) - cross * (sin - theta * rho));
+        let both = z1[k] * z2;
+        let slope = both * (sum_sq * pi_minus + cross * theta) + (1.0 - both) * m1[k] * m2;
+        t[k] *= slope;
+    }
+}
+
+/// GELU dual with the fast arcsine (see [`super::dual`] for the formula).
+#[inline(always)]
+fn gelu_entry(q1: f64, q2: f64, rsqrt_prod: f64, c: f64) -> (f64, f64) {
+    let sqrt_prod = (q1 * q2).sqrt();
+    let rho = (c * rsqrt_prod).clamp(-1.0, 1.0);
+    let c = rho * sqrt_prod;
+    let p = (1.0 + q1) * (1.0 + q2);
+    let d2 = p - c * c;
+    let d = d2.sqrt();
+    let angle = arc::asin(c / p.sqrt());
+    let q12 = q1 * q2;
+    (
+        0.25 * c + ((c * c + q12 * d2) / (p * d) + c * angle) / (2.0 * PI),
+        0.25 + angle / (2.0 * PI) + c / (2.0 * PI * d) * (1.0 / d2 + (1.0 - q12) / p + 1.0),
+    )
+}
+
+fn validate<'a>(x1: MatRef<'a, f64>, x2: Option<MatRef<'a, f64>>) -> Result<()> {
+    if x1.nrows() == 0 || x1.ncols() == 0 {
+        return Err(Error::Empty { arg: "x1" });
+    }
+    check_finite_mat("x1", x1)?;
+    if let Some(x2) = x2 {
+        if x2.nrows() == 0 {
+            return Err(Error::Empty { arg: "x2" });
+        }
+        if x2.ncols() != x1.ncols() {
+            return Err(Error::ShapeMismatch {
+                arg: "x2",
+                expected: format!("{} columns (the dimension of x1)", x1.ncols()),
+                found: format!("{} columns", x2.ncols()),
+            });
+        }
+        check_finite_mat("x2", x2)?;
+    }
+    Ok(())
+}
+
+/// Mutable pieces of the outputs owned by one tile.
+#[derive(Default)]
+struct Tile<'a> {
+    rows: (usize, usize),
+    cols: (usize, usize),
+    /// Column j ∈ cols, rows `rows` (one per column, in order).
+    direct: [Vec<&'a mut [f64]>; 2],
+    /// Self kernels, off-diagonal tiles: column i ∈ rows, rows `cols` (the mirror image).
+    mirror: [Vec<&'a mut [f64]>; 2],
+}
+
+fn column_slices(m: &mut Mat<f64>) -> Result<Vec<&mut [f64]>> {
+    m.as_mut()
+        .col_iter_mut()
+        .map(|col| {
+            col.try_as_col_major_mut()
+                .map(|c| c.as_slice_mut())
+                .ok_or_else(|| Error::LinearAlgebra("output column is not contiguous".into()))
+        })
+        .collect()
+}
+
+/// The NNGP and NTK matrices of `arch` between the rows of `x1` (n₁ × d) and of `x2` (n₂ × d;
+/// `None` for the self kernel of `x1`, computed once per symmetric pair with an exact diagonal).
+///
+/// $$ \Sigma^{(0)} = \tfrac1d x x'^{\top},\ \Theta^{(0)} = 0;\quad
+///    \Sigma \leftarrow w^2\Sigma + b^2,\ \Theta \leftarrow \Sigma + w^2\Theta\ (\text{Dense});\quad
+///    \Sigma \leftarrow \mathbb E\sigma(u)\sigma(v),\ \Theta \leftarrow \mathbb E\sigma'(u)\sigma'(v)\,\Theta\ (\sigma) $$
+///
+/// (standard parameterization: Θ ← N_in Σ + w²Θ + [bias], Σ ← w²Σ + b²), exactly as
+/// neural-tangents 0.6.5's `stax.serial(...)` `kernel_fn(x1, x2, ('nngp', 'ntk'))`.
+///
+/// # Errors
+/// Empty inputs, non-finite entries, x1/x2 dimension mismatch.
+///
+/// # Reference
+/// Jacot et al. 2018, arXiv:1806.07572, Thm 1; Lee et al. 2018, arXiv:1711.00165, eq. (5);
+/// Arora et al. 2019, arXiv:1904.11955, Thm 3.1 and eq. (7); Novak et al. 2020, arXiv:1912.02803.
+pub fn kernel(
+    arch: &Architecture,
+    x1: MatRef<'_, f64>,
+    x2: Option<MatRef<'_, f64>>,
+    get: Get,
+) -> Result<Kernel> {
+    validate(x1, x2)?;
+    let d = x1.ncols();
+    let steps = compile(arch, d);
+    let symmetric = x2.is_none();
+    let x2r = x2.unwrap_or(x1);
+    let (n1, n2) = (x1.nrows(), x2r.nrows());
+    let diag1 = diagonal(&steps, x1);
+    let diag2 = if symmetric {
+        None
+    } else {
+        Some(diagonal(&steps, x2r))
+    };
+    let feats2 = diag2.as_ref().map_or(&diag1.features, |dg| &dg.features);
+
+    // Σ⁽⁰⁾ = x1 x2ᵀ / d, written into the NNGP output (read back tile by tile, then overwritten).
+    let mut nngp = Mat::<f64>::zeros(n1, n2);
+    matmul(
+        nngp.as_mut(),
+        Accum::Replace,
+        x1,
+        x2r.transpose(),
+        1.0 / d as f64,
+        Par::rayon(0),
+    );
+    let mut ntk = Mat::<f64>::zeros(n1, n2);
+
+    let blocks1 = n1.div_ceil(TILE);
+    let blocks2 = n2.div_ceil(TILE);
+    let mut tiles: Vec<Tile<'_>> = (0..blocks1 * blocks2)
+        .map(|idx| {
+            let (bi, bj) = (idx / blocks2, idx % blocks2);
+            Tile {
+                rows: (bi * TILE, ((bi + 1) * TILE).min(n1)),
+                cols: (bj * TILE, ((bj + 1) * TILE).min(n2)),
+                ..Tile::default()
+            }
+        })
+        .collect();
+    for (slot, m) in [&mut nngp, &mut ntk].into_iter().enumerate() {
+        for (col_idx, col) in column_slices(m)?.into_iter().enumerate() {
+            let col_block = col_idx / TILE;
+            for (row_block, piece) in col.chunks_mut(TILE).enumerate() {
+                if !symmetric || row_block <= col_block {
+                    tiles[row_block * blocks2 + col_block].direct[slot].push(piece);
+                } else {
+                    tiles[col_block * blocks2 + row_block].mirror[slot].push(piece);
+                }
+            }
+        }
+    }
+
+    tiles.par_iter_mut().for_each(|tile| {
+        if tile.direct[0].is_empty() {
+            return;
+        }
+        let (r0, r1) = tile.rows;
+        let (c0, _) = tile.cols;
+        let diagonal_tile = symmetric && r0 == c0;
+        let mut c = [0.0; TILE];
+        let mut t = [0.0; TILE];
+        let [direct_nngp, direct_ntk] = &mut tile.direct;
+        let [mirror_nngp, mirror_ntk] = &mut tile.mirror;
+        for (jj, (col_nngp, col_ntk)) in direct_nngp
+            .iter_mut()
+            .zip(direct_ntk.iter_mut())
+            .enumerate()
+        {
+            let j = c0 + jj;
+            let len = if diagonal_tile { jj } else { r1 - r0 };
+            let (c, t) = (&mut c[..len], &mut t[..len]);
+            c.copy_from_slice(&col_nngp[..len]);
+            run_strip(&steps, &diag1.features, feats2, r0, j, c, t);
+            col_nngp[..len].copy_from_slice(c);
+            col_ntk[..len].copy_from_slice(t);
+            if diagonal_tile {
+                col_nngp[jj] = diag1.nngp[j];
+                col_ntk[jj] = diag1.ntk[j];
+            }
+            if symmetric && !diagonal_tile {
+                for (ii, (&ck, &tk)) in c.iter().zip(t.iter()).enumerate() {
+                    mirror_nngp[ii][jj] = ck;
+                    mirror_ntk[ii][jj] = tk;
+                }
+            }
+        }
+        if diagonal_tile {
+            // Lower triangle of the diagonal tile from its upper triangle.
+            let size = direct_nngp.len();
+            for jj in 0..size {
+                for ii in 0..jj {
+                    let (vn, vt) = (direct_nngp[jj][ii], direct_ntk[jj][ii]);
+                    direct_nngp[ii][jj] = vn;
+                    direct_ntk[ii][jj] = vt;
+                }
+            }
+        }
+    });
+    drop(tiles);
+    Ok(Kernel {
+        nngp: get.nngp.then_some(nngp),
+        ntk: get.ntk.then_some(ntk),
+    })
+}
+
+/// The diagonals Σ⁽ᴸ⁾(x, x) and Θ⁽ᴸ⁾(x, x) of the self kernel of `x` (one entry per row), exact
+/// (c = q at every layer: ReLU gives E σ(u)² = q/2, E σ'(u)² = ½).
+///
+/// $$ q \leftarrow w^2 q + b^2,\ \tau \leftarrow q + w^2\tau\ (\text{Dense}); \quad
+///    q \leftarrow \mathbb E\sigma(u)^2,\ \tau \leftarrow \mathbb E\sigma'(u)^2\,\tau,\ u\sim\mathcal N(0,q) $$
+///
+/// # Errors
+/// Empty or non-finite input.
+///
+/// # Reference
+/// Arora et al. 2019, arXiv:1904.11955, Thm 3.1 at x = x'.
+pub fn kernel_diagonal(arch: &Architecture, x: MatRef<'_, f64>) -> Result<(Vec<f64>, Vec<f64>)> {
+    validate(x, None)?;
+    let steps = compile(arch, x.ncols());
+    let diag = diagonal(&steps, x);
+    Ok((diag.nngp, diag.ntk))
+}
+
+/// The kernels after one layer of the architecture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerKernel {
+    /// Σ after the layer (pre-activation after a Dense, E[σσ] after an activation).
+    pub nngp: Mat<f64>,
+    /// Θ after the layer.
+    pub ntk: Mat<f64>,
+    /// Σ̇ = E[σ'(u)σ'(v)] of an activation layer (`None` after a Dense).
+    pub ntk_dot: Option<Mat<f64>>,
+}
+
+/// Σ⁽ʰ⁾, Σ̇⁽ʰ⁾ and Θ⁽ʰ⁾ after every layer (the kernels of each prefix `stax.serial(layers[..=h])`),
+/// by the same recursion as [`kernel`] evaluated entry by entry (meant for tests and reports on
+/// small sets: O(L n₁ n₂) scalar work).
+///
+/// # Errors
+/// Empty or non-finite inputs, x1/x2 dimension mismatch.
+///
+/// # Reference
+/// Arora et al. 2019, arXiv:1904.11955, eq. (3)–(7); Novak et al. 2020, arXiv:1912.02803.
+pub fn kernel_layerwise(
+    arch: &Architecture,
+    x1: MatRef<'_, f64>,
+    x2: Option<MatRef<'_, f64>>,
+) -> Result<Vec<LayerKernel>> {
+    validate(x1, x2)?;
+    let d = x1.ncols();
+    let steps = compile(arch, d);
+    let symmetric = x2.is_none();
+    let x2r = x2.unwrap_or(x1);
+    let (n1, n2) = (x1.nrows(), x2r.nrows());
+    let sq_norm = |x: MatRef<'_, f64>, i: usize| {
+        (0..d).map(|k| x[(i, k)] * x[(i, k)]).sum::<f64>() / d as f64
+    };
+    let mut q1: Vec<f64> = (0..n1).map(|i| sq_norm(x1, i)).collect();
+    let mut q2: Vec<f64> = (0..n2).map(|j| sq_norm(x2r, j)).collect();
+    let mut sigma = Mat::<f64>::zeros(n1, n2);
+    matmul(
+        sigma.as_mut(),
+        Accum::Replace,
+        x1,
+        x2r.transpose(),
+        1.0 / d as f64,
+        Par::Seq,
+    );
+    if symmetric {
+        for i in 0..n1 {
+            sigma[(i, i)] = q1[i];
+        }
+    }
+    let mut theta = Mat::<f64>::zeros(n1, n2);
+    let mut out = Vec::with_capacity(steps.len());
+    for step in &steps {
+        match *step {
+            Step::Dense {
+                w2,
+                b2,
+                n_in,
+                bias_grad,
+                standard,
+            } => {
+                for j in 0..n2 {
+                    for i in 0..n1 {
+                        dense(
+                            w2,
+                            b2,
+                            n_in,
+                            bias_grad,
+                            standard,
+                            &mut sigma[(i, j)],
+                            &mut theta[(i, j)],
+                        );
+                    }
+                }
+                for q in q1.iter_mut().chain(q2.iter_mut()) {
+                    *q = w2 * *q + b2;
+                }
+                out.push(LayerKernel {
+                    nngp: sigma.clone(),
+                    ntk: theta.clone(),
+                    ntk_dot: None,
+                });
+            }
+            Step::Act(act) => {
+                let mut dot = Mat::<f64>::zeros(n1, n2);
+                for j in 0..n2 {
+                    for i in 0..n1 {
+                        let e = if symmetric && i == j {
+                            dual_diagonal(&act, q1[i])
+                        } else {
+                            dual(&act, q1[i], q2[j], sigma[(i, j)])
+                        };
+                        sigma[(i, j)] = e.nngp;
+                        theta[(i, j)] *= e.ntk_dot;
+                        dot[(i, j)] = e.ntk_dot;
+                    }
+                }
+                for q in q1.iter_mut().chain(q2.iter_mut()) {
+                    *q = dual_diagonal(&act, *q).nngp;
+                }
+                out.push(LayerKernel {
+                    nngp: sigma.clone(),
+                    ntk: theta.clone(),
+                    ntk_dot: Some(dot),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
