@@ -62,7 +62,9 @@ pub fn hessian_norm<M: Model + ?Sized>(
 pub fn jacobian_norm<M: Model + ?Sized>(model: &M, theta: &[f64], x: &[f64]) -> Result<f64> {
     check_vector("x", x, model.input_dim())?;
     let x_row = MatRef::from_row_major_slice(x, 1, x.len());
-    Ok(model.empirical_ntk(theta, x_row, x_row)?[(0, 0)].max(0.0).sqrt())
+    Ok(model.empirical_ntk(theta, x_row, x_row)?[(0, 0)]
+        .max(0.0)
+        .sqrt())
 }
 
 /// Suprema of the Hessian and Jacobian norms over the rows of a probe set, with the per-probe
@@ -146,15 +148,20 @@ pub fn lazy_ratio<M: Model + ?Sized>(
     check_inputs("x", x, model.input_dim())?;
     check_vector("y", y, x.nrows())?;
     let u = model.forward(theta, x)?;
-    let residual_norm = u.iter().zip(y).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+    let residual_norm = u
+        .iter()
+        .zip(y)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt();
     let ntk = model.empirical_ntk(theta, x, x)?;
-    let eigenvalues = ntk
-        .self_adjoint_eigenvalues(Side::Lower)
-        .map_err(|e| crate::Error::InvalidParameter {
-            arg: "empirical_ntk",
-            value: format!("{e:?}"),
-            reason: "eigendecomposition failed",
-        })?;
+    let eigenvalues =
+        ntk.self_adjoint_eigenvalues(Side::Lower)
+            .map_err(|e| crate::Error::InvalidParameter {
+                arg: "empirical_ntk",
+                value: format!("{e:?}"),
+                reason: "eigendecomposition failed",
+            })?;
     let lambda_max = eigenvalues.iter().fold(0.0f64, |a, &b| a.max(b));
     let sup = norm_suprema(model, theta, x, config)?;
     let jacobian_norm = lambda_max.sqrt();
@@ -198,7 +205,12 @@ impl<'a, M: Model + ?Sized> LossHessian<'a, M> {
     /// The Gauss–Newton part JᵀJ v / n.
     pub fn gauss_newton_matvec(&self, v: &[f64]) -> Result<Vec<f64>> {
         let n = self.x.nrows() as f64;
-        let jv: Vec<f64> = self.model.jvp(self.theta, self.x, v)?.iter().map(|a| a / n).collect();
+        let jv: Vec<f64> = self
+            .model
+            .jvp(self.theta, self.x, v)?
+            .iter()
+            .map(|a| a / n)
+            .collect();
         self.model.vjp(self.theta, self.x, &jv)
     }
 
@@ -208,7 +220,9 @@ impl<'a, M: Model + ?Sized> LossHessian<'a, M> {
     /// Seed 003 (Yarotsky, "NTK and the Hessian of the loss"); Sagun et al. 2017, arXiv:1706.04454.
     pub fn matvec(&self, v: &[f64]) -> Result<Vec<f64>> {
         let mut out = self.gauss_newton_matvec(v)?;
-        let curvature = self.model.hvp(self.theta, self.x, &self.scaled_residual, v)?;
+        let curvature = self
+            .model
+            .hvp(self.theta, self.x, &self.scaled_residual, v)?;
         out.iter_mut().zip(curvature).for_each(|(a, b)| *a += b);
         Ok(out)
     }

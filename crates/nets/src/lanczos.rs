@@ -164,10 +164,15 @@ where
                 reason: "eigendecomposition failed",
             })?;
         let values: Vec<f64> = (0..m).map(|i| eig.S()[i]).collect();
-        let scale = values.iter().fold(0.0f64, |acc, v| acc.max(v.abs())).max(f64::MIN_POSITIVE);
+        let scale = values
+            .iter()
+            .fold(0.0f64, |acc, v| acc.max(v.abs()))
+            .max(f64::MIN_POSITIVE);
         let mut order: Vec<usize> = (0..m).collect();
         match config.which {
-            Which::LargestMagnitude => order.sort_by(|&a, &b| values[b].abs().total_cmp(&values[a].abs())),
+            Which::LargestMagnitude => {
+                order.sort_by(|&a, &b| values[b].abs().total_cmp(&values[a].abs()))
+            }
             Which::LargestAlgebraic => order.sort_by(|&a, &b| values[b].total_cmp(&values[a])),
         }
         let wanted = config.n_eigenvalues.min(m);

@@ -68,7 +68,9 @@ fn structured_ntk_equals_jacobian_product() {
             let theta = model.init_params(&mut rng);
             let x1 = gaussian_matrix(&mut rng, 6, 4, 1.0);
             let x2 = gaussian_matrix(&mut rng, 3, 4, 1.0);
-            let cross = model.empirical_ntk(&theta, x1.as_ref(), x2.as_ref()).unwrap();
+            let cross = model
+                .empirical_ntk(&theta, x1.as_ref(), x2.as_ref())
+                .unwrap();
             let err = rel_frobenius(&cross, &jjt(&model, &theta, x1.as_ref(), x2.as_ref()));
             assert!(err < 1e-12, "{spec:?}: {err:e}");
         }
@@ -104,7 +106,15 @@ fn empirical_ntk_converges_to_analytic_with_width() {
     let mut log_w = Vec::new();
     let mut log_err = Vec::new();
     for &width in &widths {
-        let arch = Architecture::mlp(2, width, Activation::Relu, 2f64.sqrt(), Some(0.1), Parameterization::Ntk).unwrap();
+        let arch = Architecture::mlp(
+            2,
+            width,
+            Activation::Relu,
+            2f64.sqrt(),
+            Some(0.1),
+            Parameterization::Ntk,
+        )
+        .unwrap();
         let mlp = Mlp::from_architecture(&arch, 5).unwrap();
         let seeds = 6;
         let mut err = 0.0;
@@ -117,24 +127,52 @@ fn empirical_ntk_converges_to_analytic_with_width() {
         log_err.push(err.ln());
     }
     let n = log_w.len() as f64;
-    let (mw, me) = (log_w.iter().sum::<f64>() / n, log_err.iter().sum::<f64>() / n);
-    let slope = log_w.iter().zip(&log_err).map(|(w, e)| (w - mw) * (e - me)).sum::<f64>()
+    let (mw, me) = (
+        log_w.iter().sum::<f64>() / n,
+        log_err.iter().sum::<f64>() / n,
+    );
+    let slope = log_w
+        .iter()
+        .zip(&log_err)
+        .map(|(w, e)| (w - mw) * (e - me))
+        .sum::<f64>()
         / log_w.iter().map(|w| (w - mw).powi(2)).sum::<f64>();
-    eprintln!("relative Frobenius errors {:?}, slope {slope}", log_err.iter().map(|e| e.exp()).collect::<Vec<_>>());
-    assert!(log_err[2] < log_err[1] && log_err[1] < log_err[0], "errors {log_err:?}");
+    eprintln!(
+        "relative Frobenius errors {:?}, slope {slope}",
+        log_err.iter().map(|e| e.exp()).collect::<Vec<_>>()
+    );
+    assert!(
+        log_err[2] < log_err[1] && log_err[1] < log_err[0],
+        "errors {log_err:?}"
+    );
     assert!((-0.8..=-0.3).contains(&slope), "slope {slope}");
 
     // Monte Carlo mean at width 1024 over 16 seeds: the NNGP and NTK are within a few standard
     // errors plus the O(1/width) bias (≈ 1e-3 relative) of neural-tangents' values.
-    let arch = Architecture::mlp(2, 1024, Activation::Relu, 2f64.sqrt(), Some(0.1), Parameterization::Ntk).unwrap();
+    let arch = Architecture::mlp(
+        2,
+        1024,
+        Activation::Relu,
+        2f64.sqrt(),
+        Some(0.1),
+        Parameterization::Ntk,
+    )
+    .unwrap();
     let mlp = Mlp::from_architecture(&arch, 5).unwrap();
     let mc = monte_carlo_kernel(&mlp, x.as_ref(), x.as_ref(), 16, 7).unwrap();
-    for (mean, se, reference) in [(&mc.ntk, &mc.ntk_std_err, &ntk_ref), (&mc.nngp, &mc.nngp_std_err, &nngp_ref)] {
+    for (mean, se, reference) in [
+        (&mc.ntk, &mc.ntk_std_err, &ntk_ref),
+        (&mc.nngp, &mc.nngp_std_err, &nngp_ref),
+    ] {
         for i in 0..8 {
             for j in 0..8 {
                 let scale = (reference[(i, i)] * reference[(j, j)]).sqrt();
                 let dev = (mean[(i, j)] - reference[(i, j)]).abs();
-                assert!(dev <= 5.0 * se[(i, j)] + 2e-3 * scale, "({i},{j}) dev {dev} se {}", se[(i, j)]);
+                assert!(
+                    dev <= 5.0 * se[(i, j)] + 2e-3 * scale,
+                    "({i},{j}) dev {dev} se {}",
+                    se[(i, j)]
+                );
             }
         }
     }
@@ -143,7 +181,15 @@ fn empirical_ntk_converges_to_analytic_with_width() {
 /// Samples are seeded by index and reduced in index order: any thread count gives the same bits.
 #[test]
 fn monte_carlo_kernel_is_bit_identical_across_thread_counts() {
-    let spec = MlpSpec::uniform(3, 2, 32, Activation::Erf, 1.5, Some(0.1), Parameterization::Standard);
+    let spec = MlpSpec::uniform(
+        3,
+        2,
+        32,
+        Activation::Erf,
+        1.5,
+        Some(0.1),
+        Parameterization::Standard,
+    );
     let mlp = Mlp::new(&spec).unwrap();
     let x = nt_inputs(0, 5, 3);
     let run = |threads: usize| {
@@ -170,7 +216,15 @@ fn monte_carlo_kernel_is_bit_identical_across_thread_counts() {
 /// the convergence test; here check the identity K̂(x, x) = (w²/n)‖g(x)‖² + b² by hand.
 #[test]
 fn empirical_nngp_is_last_layer_feature_gram() {
-    let spec = MlpSpec::uniform(4, 1, 6, Activation::Tanh, 1.2, Some(0.3), Parameterization::Ntk);
+    let spec = MlpSpec::uniform(
+        4,
+        1,
+        6,
+        Activation::Tanh,
+        1.2,
+        Some(0.3),
+        Parameterization::Ntk,
+    );
     let mlp = Mlp::new(&spec).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let theta = mlp.init_params(&mut rng);
@@ -181,7 +235,9 @@ fn empirical_nngp_is_last_layer_feature_gram() {
     let b = &theta[24..30];
     for r in 0..3 {
         let g: Vec<f64> = (0..6)
-            .map(|j| (0.6 * (0..4).map(|k| w[j * 4 + k] * x[(r, k)]).sum::<f64>() + 0.3 * b[j]).tanh())
+            .map(|j| {
+                (0.6 * (0..4).map(|k| w[j * 4 + k] * x[(r, k)]).sum::<f64>() + 0.3 * b[j]).tanh()
+            })
             .collect();
         let expected = 1.44 / 6.0 * g.iter().map(|v| v * v).sum::<f64>() + 0.09;
         assert!((nngp[(r, r)] - expected).abs() <= 1e-14 * expected.abs().max(1.0));
