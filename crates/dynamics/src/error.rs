@@ -33,7 +33,11 @@ pub enum Error {
     StepSizeTooSmall { t: f64, h: f64 },
     /// The integrator used up its step budget before reaching `t_end`.
     #[error("maximum number of steps {max_steps} reached at t = {t} (t_end = {t_end})")]
-    MaxStepsReached { t: f64, t_end: f64, max_steps: usize },
+    MaxStepsReached {
+        t: f64,
+        t_end: f64,
+        max_steps: usize,
+    },
     /// The state became non-finite.
     #[error("state became non-finite at t = {t} (step {step})")]
     NonFiniteState { t: f64, step: usize },

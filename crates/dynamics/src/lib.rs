@@ -19,8 +19,8 @@ pub mod test_models;
 pub use error::{Error, Result};
 pub use flow::{GradientFlow, gradient_flow, gradient_flow_states};
 pub use linearized::LinearizedFlow;
+pub use ode::{FlowConfig, OdeSystem, Stats, Trajectory};
 pub use optim::{
     DescentResult, GdConfig, NgdConfig, SgdConfig, gradient_descent, natural_gradient_descent,
     stochastic_gradient_descent,
 };
-pub use ode::{FlowConfig, OdeSystem, Stats, Trajectory};

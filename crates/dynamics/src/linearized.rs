@@ -67,7 +67,9 @@ impl LinearizedFlow {
                 what: "eigendecomposition of the empirical NTK",
                 detail: format!("{e:?}"),
             })?;
-        let eigenvalues: Vec<f64> = (0..n).map(|k| eig.S().column_vector()[k].max(0.0)).collect();
+        let eigenvalues: Vec<f64> = (0..n)
+            .map(|k| eig.S().column_vector()[k].max(0.0))
+            .collect();
         let eigenvectors = eig.U().to_owned();
         let projected_residual = (0..n)
             .map(|k| (0..n).map(|i| eigenvectors[(i, k)] * (u0[i] - y[i])).sum())
@@ -141,7 +143,11 @@ impl LinearizedFlow {
     pub fn loss(&self, t: f64) -> Result<f64> {
         let u = self.outputs(t)?;
         let n = self.n_train() as f64;
-        Ok(u.iter().zip(&self.y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / (2.0 * n))
+        Ok(u.iter()
+            .zip(&self.y)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            / (2.0 * n))
     }
 
     fn params_from_coefficients(&self, g: impl Fn(f64) -> f64) -> Result<Vec<f64>> {
@@ -218,7 +224,8 @@ impl LinearizedFlow {
     pub fn gd_outputs(&self, learning_rate: f64, n_steps: usize) -> Result<Vec<f64>> {
         check_positive("learning_rate", learning_rate)?;
         let n = self.n_train() as f64;
-        let decay = self.spectral_apply(|lambda| powi_usize(1.0 - learning_rate * lambda / n, n_steps));
+        let decay =
+            self.spectral_apply(|lambda| powi_usize(1.0 - learning_rate * lambda / n, n_steps));
         Ok(self.y.iter().zip(decay).map(|(y, r)| y + r).collect())
     }
 

@@ -19,7 +19,12 @@ fn nets_shape(arg: &'static str, expected: usize, found: usize) -> ntk_nets::Err
     }
 }
 
-fn check_args(theta: &[f64], n_params: usize, x: MatRef<'_, f64>, d: usize) -> ntk_nets::Result<()> {
+fn check_args(
+    theta: &[f64],
+    n_params: usize,
+    x: MatRef<'_, f64>,
+    d: usize,
+) -> ntk_nets::Result<()> {
     if theta.len() != n_params {
         return Err(nets_shape("theta", n_params, theta.len()));
     }
@@ -41,7 +46,14 @@ fn loss_from_outputs(u: &[f64], y: &[f64]) -> ntk_nets::Result<(f64, Vec<f64>)> 
 
 fn ntk_from_jacobians(j1: &Mat<f64>, j2: &Mat<f64>) -> Mat<f64> {
     let mut out = Mat::zeros(j1.nrows(), j2.nrows());
-    matmul(out.as_mut(), Accum::Replace, j1.as_ref(), j2.transpose(), 1.0, Par::Seq);
+    matmul(
+        out.as_mut(),
+        Accum::Replace,
+        j1.as_ref(),
+        j2.transpose(),
+        1.0,
+        Par::Seq,
+    );
     out
 }
 
@@ -146,7 +158,14 @@ impl LinearTwoLayer {
         let (u, _) = self.split(theta);
         let u_mat = MatRef::from_row_major_slice(u, self.width, self.input_dim);
         let mut h = Mat::zeros(x.nrows(), self.width);
-        matmul(h.as_mut(), Accum::Replace, x, u_mat.transpose(), 1.0, Par::Seq);
+        matmul(
+            h.as_mut(),
+            Accum::Replace,
+            x,
+            u_mat.transpose(),
+            1.0,
+            Par::Seq,
+        );
         h
     }
 }
@@ -229,7 +248,14 @@ impl Model for LinearTwoLayer {
         let dh = {
             let du_mat = MatRef::from_row_major_slice(du, self.width, self.input_dim);
             let mut dh = Mat::zeros(x.nrows(), self.width);
-            matmul(dh.as_mut(), Accum::Replace, x, du_mat.transpose(), 1.0, Par::Seq);
+            matmul(
+                dh.as_mut(),
+                Accum::Replace,
+                x,
+                du_mat.transpose(),
+                1.0,
+                Par::Seq,
+            );
             dh
         };
         let scale = 1.0 / (self.width as f64).sqrt();
@@ -313,7 +339,14 @@ pub fn linear_flow_exact(
         });
     }
     let mut a = Mat::<f64>::zeros(d, d);
-    matmul(a.as_mut(), Accum::Replace, x.transpose(), x, 1.0 / n as f64, Par::Seq);
+    matmul(
+        a.as_mut(),
+        Accum::Replace,
+        x.transpose(),
+        x,
+        1.0 / n as f64,
+        Par::Seq,
+    );
     let b: Vec<f64> = (0..d)
         .map(|j| (0..n).map(|i| x[(i, j)] * y[i]).sum::<f64>() / n as f64)
         .collect();

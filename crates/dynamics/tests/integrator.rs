@@ -102,22 +102,52 @@ fn invalid_configurations_are_errors() {
     });
     let base = FlowConfig::new(1.0);
     let cases: Vec<FlowConfig> = vec![
-        FlowConfig { rtol: 0.0, ..base.clone() },
-        FlowConfig { atol: -1.0, ..base.clone() },
-        FlowConfig { t_end: f64::NAN, ..base.clone() },
-        FlowConfig { t_end: 0.0, ..base.clone() },
-        FlowConfig { max_steps: 0, ..base.clone() },
-        FlowConfig { h0: Some(0.0), ..base.clone() },
-        FlowConfig { divergence_factor: 1.0, ..base.clone() },
+        FlowConfig {
+            rtol: 0.0,
+            ..base.clone()
+        },
+        FlowConfig {
+            atol: -1.0,
+            ..base.clone()
+        },
+        FlowConfig {
+            t_end: f64::NAN,
+            ..base.clone()
+        },
+        FlowConfig {
+            t_end: 0.0,
+            ..base.clone()
+        },
+        FlowConfig {
+            max_steps: 0,
+            ..base.clone()
+        },
+        FlowConfig {
+            h0: Some(0.0),
+            ..base.clone()
+        },
+        FlowConfig {
+            divergence_factor: 1.0,
+            ..base.clone()
+        },
     ];
     for config in cases {
         let res = integrate(&mut system, &[1.0], &[], &config, |_, _| Ok(()));
-        assert!(matches!(res, Err(Error::InvalidParameter { .. })), "{config:?}");
+        assert!(
+            matches!(res, Err(Error::InvalidParameter { .. })),
+            "{config:?}"
+        );
     }
     let res = integrate(&mut system, &[1.0], &[0.5, 0.2], &base, |_, _| Ok(()));
-    assert!(matches!(res, Err(Error::InvalidParameter { arg: "times", .. })));
+    assert!(matches!(
+        res,
+        Err(Error::InvalidParameter { arg: "times", .. })
+    ));
     let res = integrate(&mut system, &[1.0], &[2.0], &base, |_, _| Ok(()));
-    assert!(matches!(res, Err(Error::InvalidParameter { arg: "times", .. })));
+    assert!(matches!(
+        res,
+        Err(Error::InvalidParameter { arg: "times", .. })
+    ));
     let res = integrate(&mut system, &[], &[], &base, |_, _| Ok(()));
     assert!(matches!(res, Err(Error::Empty { arg: "y0" })));
     let res = integrate(&mut system, &[f64::NAN], &[], &base, |_, _| Ok(()));
@@ -197,12 +227,20 @@ fn growing_loss_is_reported_as_divergence() {
     let model = LinearModel { input_dim: d };
     let mut config = FlowConfig::new(1e4);
     config.divergence_factor = 100.0;
-    let flow = GradientFlow::new(&model, x.as_ref(), &y, &theta0, config.divergence_factor).unwrap();
+    let flow =
+        GradientFlow::new(&model, x.as_ref(), &y, &theta0, config.divergence_factor).unwrap();
     let mut grad = vec![0.0; d];
-    let loss0 = model.loss_and_grad(&theta0, x.as_ref(), &y, &mut grad).unwrap();
+    let loss0 = model
+        .loss_and_grad(&theta0, x.as_ref(), &y, &mut grad)
+        .unwrap();
     let res = integrate(&mut Ascent(flow), &theta0, &[], &config, |_, _| Ok(()));
     match res {
-        Err(Error::Diverged { t, step, loss, threshold }) => {
+        Err(Error::Diverged {
+            t,
+            step,
+            loss,
+            threshold,
+        }) => {
             assert!(step > 0 && t > 0.0 && t < 1e4);
             assert!(loss > threshold && (threshold - 100.0 * loss0).abs() <= 1e-12 * threshold);
         }

@@ -212,22 +212,22 @@ where
         }
         system.rhs(t + C5 * h, &y_stage, k5)?;
         for j in 0..dim {
-            y_stage[j] = y[j]
-                + h * (A61 * k1[j] + A62 * k2[j] + A63 * k3[j] + A64 * k4[j] + A65 * k5[j]);
+            y_stage[j] =
+                y[j] + h * (A61 * k1[j] + A62 * k2[j] + A63 * k3[j] + A64 * k4[j] + A65 * k5[j]);
         }
         let t_new = if last { t_end } else { t + h };
         system.rhs(t_new, &y_stage, k6)?;
         for j in 0..dim {
-            y_new[j] = y[j]
-                + h * (A71 * k1[j] + A73 * k3[j] + A74 * k4[j] + A75 * k5[j] + A76 * k6[j]);
+            y_new[j] =
+                y[j] + h * (A71 * k1[j] + A73 * k3[j] + A74 * k4[j] + A75 * k5[j] + A76 * k6[j]);
         }
         system.rhs(t_new, &y_new, k7)?;
         stats.rhs_evals += 6;
 
         let mut sum = 0.0;
         for j in 0..dim {
-            let err_j = h
-                * (E1 * k1[j] + E3 * k3[j] + E4 * k4[j] + E5 * k5[j] + E6 * k6[j] + E7 * k7[j]);
+            let err_j =
+                h * (E1 * k1[j] + E3 * k3[j] + E4 * k4[j] + E5 * k5[j] + E6 * k6[j] + E7 * k7[j]);
             let scale = config.atol + config.rtol * y[j].abs().max(y_new[j].abs());
             let scaled = err_j / scale;
             sum += scaled * scaled;
@@ -273,8 +273,7 @@ where
                         for j in 0..dim {
                             dense_out[j] = r1[j]
                                 + theta
-                                    * (r2[j]
-                                        + theta1 * (r3[j] + theta * (r4[j] + theta1 * r5[j])));
+                                    * (r2[j] + theta1 * (r3[j] + theta * (r4[j] + theta1 * r5[j])));
                         }
                         observer(t_obs, &dense_out)?;
                     }

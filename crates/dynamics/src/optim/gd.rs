@@ -71,7 +71,13 @@ where
     if config.n_steps == 0 {
         threshold = config.divergence_factor * loss.max(f64::MIN_POSITIVE);
     }
-    check_divergence(config.n_steps, config.learning_rate, loss, threshold, &theta)?;
+    check_divergence(
+        config.n_steps,
+        config.learning_rate,
+        loss,
+        threshold,
+        &theta,
+    )?;
     observer(config.n_steps, &theta, loss)?;
     losses.push(loss);
     Ok(DescentResult { theta, losses })

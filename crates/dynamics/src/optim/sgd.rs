@@ -106,7 +106,13 @@ where
         }
     }
     let loss = mse(&model.forward(&theta, x)?, y);
-    check_divergence(config.n_steps, config.learning_rate, loss, threshold, &theta)?;
+    check_divergence(
+        config.n_steps,
+        config.learning_rate,
+        loss,
+        threshold,
+        &theta,
+    )?;
     observer(config.n_steps, &theta, loss)?;
     losses.push(loss);
     Ok(DescentResult { theta, losses })
