@@ -72,12 +72,17 @@ fn arora_bound_and_test_error_grow_with_label_noise() {
         seed: 2019,
     };
     let points = label_noise_sweep(&digits, &config, Par::Seq).unwrap();
-    for pair in points.windows(2) {
+    // Flipping p > 1/2 of ±1 labels is flipping 1 − p of the negated labels, and yᵀH⁻¹y is
+    // invariant under y → −y: the complexity is only expected to grow up to p = 1/2 (at full
+    // size it is 7.02 at p = 0.4 and 6.98 at p = 0.6, see docs/bounds.md). The clean-label test
+    // error keeps growing.
+    for pair in points[..3].windows(2) {
         assert!(
             pair[0].bound.complexity < pair[1].bound.complexity,
-            "{:?}",
-            points
+            "{points:?}"
         );
+    }
+    for pair in points.windows(2) {
         assert!(pair[0].test_error <= pair[1].test_error, "{points:?}");
     }
     assert!(
