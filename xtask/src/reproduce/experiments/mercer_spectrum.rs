@@ -93,7 +93,7 @@ fn eigenvalues(
 /// (α − β) + O((α − β)²/k), i.e. a bias of order p²/k at moderate k). Normal equations solved by
 /// Cholesky (faer).
 fn corrected_exponent(points: &[(f64, f64)]) -> anyhow::Result<f64> {
-    use faer::prelude::*;
+    use faer::linalg::solvers::Solve;
     let n = points.len();
     anyhow::ensure!(
         n >= 4,
