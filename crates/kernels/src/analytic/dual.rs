@@ -34,8 +34,7 @@ pub struct Dual {
 ///
 /// Piecewise linear σ(x) = a·min(x,0) + b·max(x,0), θ = arccos ρ, ρ = c/√(q₁q₂):
 ///
-/// $$ \mathbb E\sigma\sigma = \frac{\sqrt{q_1q_2}}{2\pi}\Big[(a^2+b^2)\big(\sin\theta+(\pi-\theta)\cos\theta\big)
-///    - 2ab\,(\sin\theta-\theta\cos\theta)\Big],\quad
+/// $$ \mathbb E\sigma\sigma = \frac{\sqrt{q_1q_2}}{2\pi}\Big[(a^2+b^2)\big(\sin\theta+(\pi-\theta)\cos\theta\big) - 2ab\,(\sin\theta-\theta\cos\theta)\Big],\quad
 ///    \mathbb E\sigma'\sigma' = \frac{(a^2+b^2)(\pi-\theta)+2ab\,\theta}{2\pi}. $$
 ///
 /// Erf: E σσ = (2/π) arcsin(2c/√((1+2q₁)(1+2q₂))), E σ'σ' = (4/π)/√((1+2q₁)(1+2q₂) − 4c²).
