@@ -371,7 +371,14 @@ Seed 000 (lecture 09) adds, after Geifman et al. 2020, that the NTK and the Lapl
              as Geifman et al. 2020 and Chen & Xu 2021 show), two powers slower than the \
              arc-cosine kernel of random features (k^(−p−2)): the gradient w.r.t. the first layer \
              adds the non-smooth κ₀ part that makes the NTK's RKHS larger (better approximation, \
-             Cor. 6–7) and its kernel map non-Lipschitz (experiment non-lipschitz).",
+             Cor. 6–7) and its kernel map non-Lipschitz (experiment non-lipschitz).\n\n\
+             Limitation: at p = 10 the eigenvalues fall below 1e-13·μ₀ (three decades above \
+             double-precision rounding) by k ≈ 35–60, so the tail range is short and still \
+             pre-asymptotic (the O(p³/k²) terms are not small there); a `fail` on the p = 10 \
+             exponents means this quadrature cannot reach the asymptotic regime, not that the \
+             decay differs — the plain and corrected estimates move toward −p (resp. −p − 2) as the \
+             correction is added. Exact Gamma-function expressions of the eigenvalues (or extended \
+             precision) would be needed to decide p = 10 within ±0.15.",
             worst.join("; ")
         );
         let data = json!({
