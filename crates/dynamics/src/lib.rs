@@ -9,6 +9,7 @@
 //! arXiv:1902.06720; Chizat et al. 2019, arXiv:1812.07956), together with the catapult phase of
 //! large learning rates (Lewkowycz et al. 2020, arXiv:2003.02218).
 
+pub mod catapult;
 pub mod error;
 pub mod flow;
 pub mod linearized;
