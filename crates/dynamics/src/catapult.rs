@@ -307,8 +307,15 @@ pub fn find_eta_max<M: Model + ?Sized>(
     let lambda0 = top_ntk_eigenvalue(model, x, theta0)?;
     check_positive("lambda0 (top NTK eigenvalue / n)", lambda0)?;
     bisect_divergence(config, lambda0, |c| {
-        Ok(gd_phase(model, x, y, theta0, c / lambda0, config.n_steps, &config.criteria)?
-            == Phase::Divergent)
+        Ok(gd_phase(
+            model,
+            x,
+            y,
+            theta0,
+            c / lambda0,
+            config.n_steps,
+            &config.criteria,
+        )? == Phase::Divergent)
     })
 }
 
@@ -325,7 +332,14 @@ pub fn find_eta_max_toy(
     config: &EtaSweepConfig,
 ) -> Result<EtaMax> {
     bisect_divergence(config, lambda0, |c| {
-        let states = catapult_recursion(delta_f0, lambda0, target, c / lambda0, width, config.n_steps)?;
+        let states = catapult_recursion(
+            delta_f0,
+            lambda0,
+            target,
+            c / lambda0,
+            width,
+            config.n_steps,
+        )?;
         let losses: Vec<f64> = states.iter().map(|s| 0.5 * s.delta_f * s.delta_f).collect();
         Ok(classify(&losses, config.n_steps + 1, &config.criteria)? == Phase::Divergent)
     })

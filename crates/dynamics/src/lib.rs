@@ -12,6 +12,7 @@
 pub mod catapult;
 pub mod error;
 pub mod flow;
+pub mod lazy;
 pub mod linearized;
 pub mod ode;
 pub mod optim;

@@ -2,13 +2,16 @@
 
 use faer::Mat;
 use ntk_dynamics::catapult::{
-    EtaSweepConfig, Phase, PhaseCriteria, catapult_gd, catapult_recursion, classify,
-    find_eta_max, find_eta_max_toy, gd_phase,
+    EtaSweepConfig, Phase, PhaseCriteria, catapult_gd, catapult_recursion, classify, find_eta_max,
+    find_eta_max_toy, gd_phase,
 };
 use ntk_dynamics::test_models::{LinearModel, LinearTwoLayer, gaussian_vector};
 
 fn toy_init(width: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
-    (gaussian_vector(width, seed), gaussian_vector(width, seed + 1))
+    (
+        gaussian_vector(width, seed),
+        gaussian_vector(width, seed + 1),
+    )
 }
 
 fn lambda_of(u: &[f64], v: &[f64]) -> f64 {
@@ -56,7 +59,11 @@ fn toy_model_phases_follow_two_and_four_over_lambda0() {
     // Seed 003, item 4: λ_t decreases monotonically and ends below 2/η (= 2λ₀/3 here).
     // λ_t is recomputed from ‖u‖² + ‖v‖² each step: a sum of 2m squares with relative rounding
     // ≤ 2m·ε ≈ 4.4e-13, which dominates once Δf_t ≈ 0 makes the exact decrement vanish.
-    assert!(states.windows(2).all(|w| w[1].lambda <= w[0].lambda * (1.0 + 2.0 * width as f64 * f64::EPSILON)));
+    assert!(
+        states
+            .windows(2)
+            .all(|w| w[1].lambda <= w[0].lambda * (1.0 + 2.0 * width as f64 * f64::EPSILON))
+    );
     // The decrease is substantial: λ falls from λ₀ to below 2/η = 2λ₀/3.
     let eta = 3.0 / lambda0;
     assert!(states[states.len() - 1].lambda < 2.0 / eta);
@@ -70,7 +77,10 @@ fn eta_max_of_the_toy_model_as_a_model_matches_the_recursion() {
     // threshold must sit near η_max·λ₀ = 4 (finite-width shift O(Δf₀²/m) and a finite step budget).
     let width = 400;
     let (u, v) = toy_init(width, 221);
-    let model = LinearTwoLayer { width, input_dim: 1 };
+    let model = LinearTwoLayer {
+        width,
+        input_dim: 1,
+    };
     let theta0: Vec<f64> = u.iter().chain(&v).copied().collect();
     let x = Mat::from_fn(1, 1, |_, _| 1.0);
     let y = [0.3];
@@ -91,7 +101,16 @@ fn eta_max_of_the_toy_model_as_a_model_matches_the_recursion() {
         "{from_model:?}"
     );
     // Just above the lazy boundary the model run is a catapult.
-    let phase = gd_phase(&model, x.as_ref(), &y, &theta0, 3.0 / lambda0, 3000, &config.criteria).unwrap();
+    let phase = gd_phase(
+        &model,
+        x.as_ref(),
+        &y,
+        &theta0,
+        3.0 / lambda0,
+        3000,
+        &config.criteria,
+    )
+    .unwrap();
     assert_eq!(phase, Phase::Catapult);
 }
 
@@ -110,5 +129,8 @@ fn eta_max_of_a_quadratic_loss_is_the_closed_form_threshold() {
     let found = find_eta_max(&model, x.as_ref(), &y, &theta0, &config).unwrap();
     let expected = 1.0 + 1e6f64.powf(1.0 / 100.0);
     // Bisection to 1e-9 plus rounding of (c − 1)^{100} near the threshold (relative 100·ε).
-    assert!((found.eta_max_lambda0 - expected).abs() <= 2e-9, "{found:?} vs {expected}");
+    assert!(
+        (found.eta_max_lambda0 - expected).abs() <= 2e-9,
+        "{found:?} vs {expected}"
+    );
 }
