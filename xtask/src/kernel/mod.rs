@@ -72,16 +72,13 @@ pub struct KernelPair {
 }
 
 /// An analytic kernel evaluator: (architecture, x1, x2, which kernels) → the kernel matrices.
+/// `x2 = None` asks for the symmetric kernel of `x1`.
 pub type Evaluator<'a> = &'a dyn Fn(
     &ntk_kernels::Architecture,
     faer::MatRef<'_, f64>,
-    faer::MatRef<'_, f64>,
+    Option<faer::MatRef<'_, f64>>,
     GetKernels,
 ) -> Result<KernelPair>;
-
-/// A Mercer-spectrum evaluator: (spec, request, kernel name, evaluator) → μ_0..μ_K.
-pub type MercerEvaluator<'a> =
-    &'a dyn Fn(&KernelSpec, MercerRequest, &str, Evaluator<'_>) -> Result<Vec<f64>>;
 
 /// Unit vectors of ℝᵖ with inner product tⱼ with e₁: rows (tⱼ, √(1 − tⱼ²), 0, …, 0). Evaluating
 /// an architecture's kernel between e₁ and these rows gives its dot-product form κ(tⱼ) on S^{p−1}.
@@ -96,16 +93,54 @@ pub fn sphere_points(p: usize, t: &[f64]) -> Mat<f64> {
     })
 }
 
-/// κ(tⱼ) for each requested kernel: the kernel between e₁ ∈ S^{p−1} and [`sphere_points`].
-pub fn dot_product_profile(
+/// The dot-product form κ(t) of one kernel of the architecture on S^{p−1}: the kernel between
+/// e₁ and the unit vector (t, √(1 − t²), 0, …, 0) of ℝᵖ (so Σ⁽⁰⁾ = t/p in neural-tangents'
+/// convention). A failed evaluation gives NaN, which the Mercer quadrature reports as an error.
+pub fn dot_product_kernel(
     spec: &KernelSpec,
     p: usize,
-    t: &[f64],
+    nngp: bool,
+    t: f64,
     evaluate: Evaluator<'_>,
-) -> Result<KernelPair> {
+) -> f64 {
     let e1 = Mat::from_fn(1, p, |_, k| if k == 0 { 1.0 } else { 0.0 });
-    let points = sphere_points(p, t);
-    evaluate(&spec.architecture, e1.as_ref(), points.as_ref(), spec.get)
+    let point = sphere_points(p, &[t]);
+    let get = GetKernels { nngp, ntk: !nngp };
+    match evaluate(&spec.architecture, e1.as_ref(), Some(point.as_ref()), get) {
+        Ok(pair) => {
+            let matrix = if nngp { pair.nngp } else { pair.ntk };
+            matrix.map_or(f64::NAN, |m| m[(0, 0)])
+        }
+        Err(_) => f64::NAN,
+    }
+}
+
+/// Mercer eigenvalues μ_0..μ_K on S^{p−1} of the NNGP (`nngp = true`) or NTK dot-product form
+/// (Funk–Hecke quadrature of `ntk_kernels::mercer::mercer_eigenvalues`).
+///
+/// $$ \mu_k = \frac{\Gamma(p/2)}{\sqrt\pi\,\Gamma(\frac{p-1}{2})}\int_{-1}^{1}
+///    \kappa(t)\,P_k^{(p)}(t)\,(1-t^2)^{\frac{p-3}{2}}\,dt $$
+///
+/// # Reference
+/// Bietti & Mairal 2019, arXiv:1905.12173, §3 and Prop. 5.
+pub fn mercer_spectrum(
+    spec: &KernelSpec,
+    request: MercerRequest,
+    nngp: bool,
+    evaluate: Evaluator<'_>,
+) -> Result<Vec<f64>> {
+    let config = ntk_kernels::mercer::MercerConfig::new(request.sphere_dim, request.degrees);
+    let spectrum = ntk_kernels::mercer::mercer_eigenvalues(
+        |t| dot_product_kernel(spec, request.sphere_dim, nngp, t, evaluate),
+        config,
+    )
+    .map_err(|e| {
+        UsageError::new(format!(
+            "spec field `mercer`: the {} spectrum cannot be computed: {e}",
+            if nngp { "nngp" } else { "ntk" }
+        ))
+    })?;
+    Ok(spectrum.eigenvalues)
 }
 
 fn matrix_json(name: &str, m: &Mat<f64>) -> Result<serde_json::Value> {
@@ -127,17 +162,17 @@ fn matrix_json(name: &str, m: &Mat<f64>) -> Result<serde_json::Value> {
     Ok(serde_json::Value::Array(rows))
 }
 
-/// Evaluates a validated spec with `evaluate` (and `mercer` for the Mercer request) and returns
-/// the output JSON object.
-pub fn evaluate_spec(
-    spec: &KernelSpec,
-    evaluate: Evaluator<'_>,
-    mercer: Option<MercerEvaluator<'_>>,
-) -> Result<serde_json::Value> {
+/// Evaluates a validated spec with `evaluate` (kernels, and the dot-product forms behind the
+/// Mercer request) and returns the output JSON object.
+pub fn evaluate_spec(spec: &KernelSpec, evaluate: Evaluator<'_>) -> Result<serde_json::Value> {
     let x1 = spec.x1.to_mat();
     let x2 = spec.x2.as_ref().map(Inputs::to_mat);
-    let x2_ref = x2.as_ref().map_or(x1.as_ref(), |m| m.as_ref());
-    let pair = evaluate(&spec.architecture, x1.as_ref(), x2_ref, spec.get)?;
+    let pair = evaluate(
+        &spec.architecture,
+        x1.as_ref(),
+        x2.as_ref().map(|m| m.as_ref()),
+        spec.get,
+    )?;
     let mut out = serde_json::Map::new();
     for (name, wanted, matrix) in [
         ("nngp", spec.get.nngp, &pair.nngp),
@@ -151,11 +186,10 @@ pub fn evaluate_spec(
         }
     }
     if let Some(request) = spec.mercer {
-        let mercer = mercer.ok_or_else(|| anyhow::anyhow!("Mercer spectra are not available"))?;
         let mut spectra = serde_json::Map::new();
         for (name, wanted) in [("nngp", spec.get.nngp), ("ntk", spec.get.ntk)] {
             if wanted {
-                let mu = mercer(spec, request, name, evaluate)?;
+                let mu = mercer_spectrum(spec, request, name == "nngp", evaluate)?;
                 if let Some(k) = mu.iter().position(|v| !v.is_finite()) {
                     anyhow::bail!("the {name} Mercer eigenvalue mu_{k} is not finite");
                 }
@@ -167,14 +201,27 @@ pub fn evaluate_spec(
     Ok(serde_json::Value::Object(out))
 }
 
-/// The analytic evaluator of `ntk-kernels`.
-fn analytic_evaluator(
-    _architecture: &ntk_kernels::Architecture,
-    _x1: faer::MatRef<'_, f64>,
-    _x2: faer::MatRef<'_, f64>,
-    _get: GetKernels,
+/// The analytic evaluator of `ntk-kernels` ([`ntk_kernels::analytic::kernel`]).
+pub fn analytic_evaluator(
+    architecture: &ntk_kernels::Architecture,
+    x1: faer::MatRef<'_, f64>,
+    x2: Option<faer::MatRef<'_, f64>>,
+    get: GetKernels,
 ) -> Result<KernelPair> {
-    anyhow::bail!("the analytic kernels of ntk-kernels are not available in this build")
+    let kernel = ntk_kernels::analytic::kernel(
+        architecture,
+        x1,
+        x2,
+        ntk_kernels::analytic::Get {
+            nngp: get.nngp,
+            ntk: get.ntk,
+        },
+    )
+    .map_err(|e| UsageError::new(format!("the kernel cannot be computed: {e}")))?;
+    Ok(KernelPair {
+        nngp: kernel.nngp,
+        ntk: kernel.ntk,
+    })
 }
 
 /// `cargo xtask kernel`: parses `text`, checks its memory estimate, evaluates it and returns the
@@ -182,6 +229,6 @@ fn analytic_evaluator(
 pub fn run_spec(text: &str) -> Result<String> {
     let spec = parse_spec(text).map_err(|e| UsageError::new(e.to_string()))?;
     check_memory(&spec, memory_budget())?;
-    let value = evaluate_spec(&spec, &analytic_evaluator, None)?;
+    let value = evaluate_spec(&spec, &analytic_evaluator)?;
     Ok(serde_json::to_string(&value)?)
 }
