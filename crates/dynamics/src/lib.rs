@@ -14,6 +14,7 @@ pub mod error;
 pub mod flow;
 pub mod lazy;
 pub mod linearized;
+pub mod observers;
 pub mod ode;
 pub mod optim;
 pub mod test_models;
@@ -21,6 +22,7 @@ pub mod test_models;
 pub use error::{Error, Result};
 pub use flow::{GradientFlow, gradient_flow, gradient_flow_states};
 pub use linearized::LinearizedFlow;
+pub use observers::{HiddenUnits, ObserverOptions, Snapshot, TrajectoryObserver};
 pub use ode::{FlowConfig, OdeSystem, Stats, Trajectory};
 pub use optim::{
     DescentResult, GdConfig, NgdConfig, SgdConfig, gradient_descent, natural_gradient_descent,

@@ -187,6 +187,33 @@ impl LinearizedFlow {
         })
     }
 
+    /// The weights w(t) = V diag((1 − e^{−tλ/n})/λ) Vᵀ (u₀ − y) with which
+    /// f_lin(x*; θ̃(t)) = f(x*; θ⁰) − Θ̂₀(x*, X) w(t) and θ̃(t) = θ⁰ − J₀ᵀ w(t).
+    ///
+    /// # Reference
+    /// Lee et al. 2019, arXiv:1902.06720, eqs. (10)–(11).
+    pub fn prediction_weights(&self, t: f64) -> Result<Vec<f64>> {
+        Self::check_time(t)?;
+        let n = self.n_train() as f64;
+        Ok(self.spectral_apply(|lambda| {
+            if lambda == 0.0 {
+                0.0
+            } else {
+                -(-t * lambda / n).exp_m1() / lambda
+            }
+        }))
+    }
+
+    /// The training inputs X.
+    pub fn x_train(&self) -> MatRef<'_, f64> {
+        self.x_train.as_ref()
+    }
+
+    /// The linearization point θ⁰.
+    pub fn theta0(&self) -> &[f64] {
+        &self.theta0
+    }
+
     /// Test predictions f_lin(x*; θ̃(t)) = f(x*; θ⁰) − Θ̂₀(x*, X) V diag((1 − e^{−tλ/n})/λ) Vᵀ r₀.
     ///
     /// # Reference
@@ -201,16 +228,9 @@ impl LinearizedFlow {
         if x_test.nrows() == 0 {
             return Err(Error::Empty { arg: "x_test" });
         }
-        let n = self.n_train() as f64;
         let f0 = model.forward(&self.theta0, x_test)?;
         let cross = model.empirical_ntk(&self.theta0, x_test, self.x_train.as_ref())?;
-        let w = self.spectral_apply(|lambda| {
-            if lambda == 0.0 {
-                0.0
-            } else {
-                -(-t * lambda / n).exp_m1() / lambda
-            }
-        });
+        let w = self.prediction_weights(t)?;
         Ok((0..x_test.nrows())
             .map(|i| f0[i] - (0..w.len()).map(|k| cross[(i, k)] * w[k]).sum::<f64>())
             .collect())
