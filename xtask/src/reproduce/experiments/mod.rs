@@ -3,6 +3,7 @@
 
 use super::experiment::Experiment;
 
+mod du_synthetic;
 mod mercer_spectrum;
 mod non_lipschitz;
 mod relu_ntk_closed_form;
@@ -17,6 +18,7 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
         Box::new(non_lipschitz::NonLipschitz),
         Box::new(smooth_lipschitz::SmoothLipschitz),
         Box::new(mercer_spectrum::MercerSpectrum),
+        Box::new(du_synthetic::DuSynthetic),
         Box::new(rf_nt_concentration::RfNtConcentration),
     ]
 }
