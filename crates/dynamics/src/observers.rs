@@ -53,13 +53,13 @@ pub trait HiddenUnits: Model {
     }
 }
 
-fn row_major_block<'t>(
-    theta: &'t [f64],
+fn row_major_block(
+    theta: &[f64],
     n_params: usize,
     width: usize,
     input_dim: usize,
     neuron: usize,
-) -> Result<&'t [f64]> {
+) -> Result<&[f64]> {
     check_theta(theta, n_params)?;
     if neuron >= width {
         return Err(Error::InvalidParameter {
