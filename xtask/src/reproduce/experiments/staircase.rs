@@ -1,0 +1,860 @@
+//! `staircase`: kernel ridge regression, random-features and neural-tangent models on the sphere
+//! learn one polynomial degree per power of d (seed 004 Thm 1; Ghorbani, Mei, Misiakiewicz &
+//! Montanari 2021, arXiv:1904.12191).
+//!
+//! x is uniform on √d·S^{d−1}, and the target is a sum of normalised Gegenbauer components
+//!
+//! $$ f_*(x) = \sum_{k=1}^{3} \beta_k \sqrt{B(d,k)}\, P_k^{(d)}\big(\langle e_k, x\rangle/\sqrt d\big),
+//!    \qquad \|P_{>l} f_*\|^2 = \sum_{k>l} \beta_k^2, $$
+//!
+//! with P_k^{(d)} the Gegenbauer (Legendre-in-d) polynomial normalised by P_k(1) = 1, and
+//! B(d, k) the dimension of the degree-k spherical harmonics (so E P_k(⟨e, x̂⟩)² = 1/B(d, k)).
+
+use super::rf_nt_concentration::{a_bt, sphere_points};
+use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::fit::spearman;
+use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
+use anyhow::{Context as _, anyhow};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+use ntk_kernels::Activation;
+use ntk_kernels::analytic::dual;
+use ntk_kernels::regression::{Cholesky, kernel_ridge};
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng;
+use rayon::prelude::*;
+use serde_json::json;
+use std::f64::consts::PI;
+use std::fmt::Write as _;
+
+pub struct Staircase;
+
+/// Weights β_k² of the degree-1, 2, 3 components (‖f*‖² = 1).
+const BETA_SQ: [f64; 3] = [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0];
+/// Ridge λ of the kernel ridge regression (K(x, x) = 1, so λ ≪ every eigenvalue that matters).
+const RIDGE: f64 = 1e-4;
+/// Highest Gegenbauer degree kept explicitly in the population RF Gram matrix.
+const DEGREE_CUTOFF: usize = 30;
+/// Tolerance of the plateau/step claims (issue 8).
+const TOLERANCE: f64 = 0.05;
+
+/// P_0 … P_{k_max} of dimension d at s ∈ [−1, 1]:
+/// P_{k+1}(s) = ((2k + d − 2) s P_k(s) − k P_{k−1}(s)) / (k + d − 2).
+fn gegenbauer_all(d: usize, k_max: usize, s: f64, out: &mut [f64]) {
+    let d = d as f64;
+    out[0] = 1.0;
+    if k_max >= 1 {
+        out[1] = s;
+    }
+    for k in 1..k_max {
+        let kf = k as f64;
+        out[k + 1] = ((2.0 * kf + d - 2.0) * s * out[k] - kf * out[k - 1]) / (kf + d - 2.0);
+    }
+}
+
+fn gegenbauer(d: usize, k: usize, s: f64) -> f64 {
+    let mut buf = vec![0.0; k + 1];
+    gegenbauer_all(d, k, s, &mut buf);
+    buf[k]
+}
+
+/// B(d, k) = (2k + d − 2)/k · C(k + d − 3, k − 1), B(d, 0) = 1.
+fn harmonic_dim(d: usize, k: usize) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    let (kf, df) = (k as f64, d as f64);
+    let ln_binom = libm::lgamma(kf + df - 2.0) - libm::lgamma(kf) - libm::lgamma(df - 1.0);
+    (2.0 * kf + df - 2.0) / kf * ln_binom.exp()
+}
+
+/// E f(s) for s = ⟨e, x̂⟩, x̂ uniform on S^{d−1} (density ∝ (1 − s²)^{(d−3)/2}): composite Simpson
+/// in s = cos φ on [0, π/2] and [π/2, π] separately (so a kink at s = 0 sits on a node).
+fn sphere_expectation(d: usize, f: impl Fn(f64) -> f64) -> f64 {
+    let intervals = 2000;
+    let power = (d - 2) as i32;
+    let mut num = 0.0;
+    let mut den = 0.0;
+    for (a, b) in [(0.0, PI / 2.0), (PI / 2.0, PI)] {
+        let h = (b - a) / intervals as f64;
+        for i in 0..=intervals {
+            let phi = a + h * i as f64;
+            let weight = if i == 0 || i == intervals {
+                1.0
+            } else if i % 2 == 1 {
+                4.0
+            } else {
+                2.0
+            };
+            let w = weight * phi.sin().powi(power);
+            num += w * f(phi.cos());
+            den += w;
+        }
+    }
+    num / den
+}
+
+/// The degree-k Gegenbauer coefficient of a dot-product kernel h(s): h_k = B(d,k)·E[h(s)P_k(s)],
+/// so that h(s) = Σ_k h_k P_k(s).
+fn kernel_coefficient(d: usize, k: usize, h: impl Fn(f64) -> f64) -> f64 {
+    harmonic_dim(d, k) * sphere_expectation(d, |s| h(s) * gegenbauer(d, k, s))
+}
+
+/// The regression kernel: the NT kernel of a ReLU layer with a trained N(0, 1) bias,
+/// h(ρ) = E[(⟨x, x'⟩/d + 1)σ'(u)σ'(v)] = (1 + ρ)(π − arccos((1 + ρ)/2))/(2π).
+fn krr_kernel(rho: f64) -> f64 {
+    (1.0 + rho) * dual(&Activation::Relu, 2.0, 2.0, 1.0 + rho).ntk_dot
+}
+
+/// The plain NT kernel of ReLU (no bias), ρ(π − arccos ρ)/(2π): zero Gegenbauer coefficients at
+/// odd degrees ≥ 3.
+fn plain_nt_kernel(rho: f64) -> f64 {
+    rho * dual(&Activation::Relu, 1.0, 1.0, rho).ntk_dot
+}
+
+/// f*(x) for x on √d·S^{d−1}, using the first three coordinates as the directions e_k.
+fn target(x: &[f64], d: usize) -> f64 {
+    let sqrt_d = (d as f64).sqrt();
+    (1..=3)
+        .map(|k| {
+            BETA_SQ[k - 1].sqrt() * harmonic_dim(d, k).sqrt() * gegenbauer(d, k, x[k - 1] / sqrt_d)
+        })
+        .sum()
+}
+
+fn targets(x: MatRef<'_, f64>) -> Mat<f64> {
+    let d = x.ncols();
+    let mut row = vec![0.0; d];
+    Mat::from_fn(x.nrows(), 1, |i, _| {
+        for j in 0..d {
+            row[j] = x[(i, j)];
+        }
+        target(&row, d)
+    })
+}
+
+/// ‖P_{>l} f*‖².
+fn tail_energy(l: usize) -> f64 {
+    BETA_SQ
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| k + 1 > l)
+        .map(|(_, b)| b)
+        .sum()
+}
+
+/// Log-spaced integers from `lo` to `hi` plus `extra`, sorted and deduplicated.
+fn log_grid(lo: f64, hi: f64, points: usize, extra: &[usize]) -> Vec<usize> {
+    let mut g: Vec<usize> = (0..points)
+        .map(|i| {
+            let t = i as f64 / (points - 1) as f64;
+            (lo.ln() + t * (hi.ln() - lo.ln())).exp().round() as usize
+        })
+        .chain(extra.iter().copied())
+        .filter(|&v| v >= 1 && v as f64 <= hi + 0.5)
+        .collect();
+    g.sort_unstable();
+    g.dedup();
+    g
+}
+
+/// Test error of kernel ridge regression with `n` samples (fresh test set of `n_test`).
+fn krr_error(seed: u64, d: usize, n: usize, n_test: usize) -> anyhow::Result<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let x = sphere_points(&mut rng, n, d);
+    let x_test = sphere_points(&mut rng, n_test, d);
+    let y = targets(x.as_ref());
+    let y_test = targets(x_test.as_ref());
+    let inv_d = 1.0 / d as f64;
+    let mut k = a_bt(x.as_ref(), x.as_ref(), Par::Seq);
+    for j in 0..n {
+        for i in 0..n {
+            k[(i, j)] = krr_kernel(k[(i, j)] * inv_d);
+        }
+    }
+    let mut k_test = a_bt(x_test.as_ref(), x.as_ref(), Par::Seq);
+    for j in 0..n {
+        for i in 0..n_test {
+            k_test[(i, j)] = krr_kernel(k_test[(i, j)] * inv_d);
+        }
+    }
+    let pred = kernel_ridge(k.as_ref(), k_test.as_ref(), y.as_ref(), RIDGE, Par::Seq)
+        .with_context(|| format!("kernel ridge at d={d}, n={n}"))?;
+    let mut err = 0.0;
+    for i in 0..n_test {
+        err += (pred.mean[(i, 0)] - y_test[(i, 0)]).powi(2);
+    }
+    Ok(err / n_test as f64)
+}
+
+/// Population (n = ∞) error of the RF model with the first `width` unit-norm rows of `w`:
+/// ‖f*‖² − vᵀU⁻¹v with U_ij = Σ_k ξ_k²B_k P_k(⟨w_i, w_j⟩) (+ the tail ‖σ‖² − Σ_{k≤K} ξ_k²B_k on the
+/// diagonal), v_i = Σ_k β_k √B_k ξ_k P_k(⟨e_k, w_i⟩).
+fn rf_population_error(w: MatRef<'_, f64>, xi: &[f64]) -> anyhow::Result<f64> {
+    let (width, d) = (w.nrows(), w.ncols());
+    let coeff: Vec<f64> = (0..=DEGREE_CUTOFF)
+        .map(|k| xi[k] * xi[k] * harmonic_dim(d, k))
+        .collect();
+    // ‖σ‖² = E[relu(x₁)²] = E[x₁²]/2 = 1/2 for x on √d·S^{d−1}.
+    let tail = 0.5 - coeff.iter().sum::<f64>();
+    let gram = a_bt(w, w, Par::Seq);
+    let mut buf = vec![0.0; DEGREE_CUTOFF + 1];
+    let mut u = Mat::<f64>::zeros(width, width);
+    for j in 0..width {
+        for i in j..width {
+            gegenbauer_all(d, DEGREE_CUTOFF, gram[(i, j)].clamp(-1.0, 1.0), &mut buf);
+            let mut s: f64 = coeff.iter().zip(&buf).map(|(c, p)| c * p).sum();
+            if i == j {
+                s += tail;
+            }
+            u[(i, j)] = s;
+            u[(j, i)] = s;
+        }
+    }
+    let v = Mat::from_fn(width, 1, |i, _| {
+        (1..=3)
+            .map(|k| {
+                BETA_SQ[k - 1].sqrt()
+                    * harmonic_dim(d, k).sqrt()
+                    * xi[k]
+                    * gegenbauer(d, k, w[(i, k - 1)])
+            })
+            .sum()
+    });
+    let sol = Cholesky::new(u.as_ref(), 0.0, Par::Seq)
+        .map_err(|e| anyhow!("RF population Gram (N = {width}): {e}"))?
+        .solve(v.as_ref(), Par::Seq)
+        .map_err(|e| anyhow!("RF population solve (N = {width}): {e}"))?;
+    let explained: f64 = (0..width).map(|i| v[(i, 0)] * sol[(i, 0)]).sum();
+    Ok(BETA_SQ.iter().sum::<f64>() - explained)
+}
+
+/// The NT features x ⊗ σ'(⟨w_i, x⟩) of the rows of `x` (m × Nd).
+fn nt_features(x: MatRef<'_, f64>, w: MatRef<'_, f64>) -> Mat<f64> {
+    let (m, d, width) = (x.nrows(), x.ncols(), w.nrows());
+    let pre = a_bt(x, w, Par::Seq);
+    Mat::from_fn(m, width * d, |r, c| {
+        let (i, a) = (c / d, c % d);
+        if pre[(r, i)] > 0.0 { x[(r, a)] } else { 0.0 }
+    })
+}
+
+/// Large-sample (n → ∞) error of the NT model Σ_i ⟨b_i, x⟩σ'(⟨w_i, x⟩): least squares on
+/// `samples_per_param`·Nd fresh samples, test error on `n_test` further samples.
+fn nt_large_sample_error(
+    seed: u64,
+    w: MatRef<'_, f64>,
+    samples_per_param: usize,
+    n_test: usize,
+) -> anyhow::Result<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let d = w.ncols();
+    let p = w.nrows() * d;
+    let m_train = samples_per_param * p;
+    let chunk = 2048;
+    let mut gram = Mat::<f64>::zeros(p, p);
+    let mut rhs = Mat::<f64>::zeros(p, 1);
+    let mut done = 0;
+    while done < m_train {
+        let rows = chunk.min(m_train - done);
+        let x = sphere_points(&mut rng, rows, d);
+        let phi = nt_features(x.as_ref(), w);
+        let y = targets(x.as_ref());
+        matmul(
+            gram.as_mut(),
+            Accum::Add,
+            phi.transpose(),
+            phi.as_ref(),
+            1.0,
+            Par::Seq,
+        );
+        matmul(
+            rhs.as_mut(),
+            Accum::Add,
+            phi.transpose(),
+            y.as_ref(),
+            1.0,
+            Par::Seq,
+        );
+        done += rows;
+    }
+    // A jitter of 1e-10 of the mean diagonal keeps the solve defined; it is far below the
+    // smallest eigenvalue that matters (the fit error moves by < 1e-8).
+    let mean_diag = (0..p).map(|i| gram[(i, i)]).sum::<f64>() / p as f64;
+    let gram = Mat::from_fn(p, p, |i, j| 0.5 * (gram[(i, j)] + gram[(j, i)]));
+    let b = Cholesky::new(gram.as_ref(), 1e-10 * mean_diag, Par::Seq)
+        .map_err(|e| anyhow!("NT normal equations (p = {p}): {e}"))?
+        .solve(rhs.as_ref(), Par::Seq)
+        .map_err(|e| anyhow!("NT solve (p = {p}): {e}"))?;
+    let mut err = 0.0;
+    let mut done = 0;
+    while done < n_test {
+        let rows = chunk.min(n_test - done);
+        let x = sphere_points(&mut rng, rows, d);
+        let phi = nt_features(x.as_ref(), w);
+        let y = targets(x.as_ref());
+        let mut pred = Mat::<f64>::zeros(rows, 1);
+        matmul(
+            pred.as_mut(),
+            Accum::Replace,
+            phi.as_ref(),
+            b.as_ref(),
+            1.0,
+            Par::Seq,
+        );
+        for i in 0..rows {
+            err += (pred[(i, 0)] - y[(i, 0)]).powi(2);
+        }
+        done += rows;
+    }
+    Ok(err / n_test as f64)
+}
+
+fn unit_rows(rng: &mut ChaCha8Rng, m: usize, d: usize) -> Mat<f64> {
+    let x = sphere_points(rng, m, d);
+    let s = 1.0 / (d as f64).sqrt();
+    Mat::from_fn(m, d, |i, j| x[(i, j)] * s)
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Mean over repetitions of results laid out as [point][rep].
+fn mean_by_point(values: &[f64], points: usize, reps: usize) -> Vec<f64> {
+    (0..points)
+        .map(|p| mean(&values[p * reps..(p + 1) * reps]))
+        .collect()
+}
+
+/// The value at grid point `target`, if present.
+fn at(grid: &[usize], values: &[f64], target: usize) -> Option<f64> {
+    grid.iter().position(|&g| g == target).map(|i| values[i])
+}
+
+impl Experiment for Staircase {
+    fn id(&self) -> &'static str {
+        "staircase"
+    }
+
+    fn title(&self) -> &'static str {
+        "The staircase: one polynomial degree per power of d"
+    }
+
+    fn source(&self) -> &'static str {
+        "seed 004 Thm 1 (Ghorbani, Mei, Misiakiewicz & Montanari 2021, arXiv:1904.12191)"
+    }
+
+    fn statement(&self) -> &'static str {
+        "Example: One example of which we can prove a generalization bound is: $x_i \\sim \\sqrt{d} \\cdot \\mathbb{S}^{d-1}$ \
+and $y_i = f(x_i)$ for some arbitrary f such that $\\|f\\|_{L^2} = 1$. And we have the following theorems.\n\n\
+Theorem 1 (informal version of [GMMM21]). *For any rotationally invariant kernel with non-vanishing Hermite \
+coefficients at all degrees, if $d^{l+\\delta} \\ll n \\ll d^{l+1-\\delta}$ for integer l and small constant δ , \
+then for any sufficiently small $\\lambda > 0$, kernel ridge regression achieves test loss*\n\n\
+$$\\|P_{>l} f^*\\|^2 + o_d(1),$$\n\n\
+where $P_{>l}$ is the projection to orthogonal complement of subspace of degree- $\\leq l$ polynomials."
+    }
+
+    fn run(&self, ctx: &Context<'_>) -> anyhow::Result<Findings> {
+        let d_krr: usize = ctx.scale.pick(12, 24, 24);
+        // Dimensions of the plateau-against-d check at n = d^(l+1/2), l = 0, 1.
+        let trend_dims: Vec<usize> = ctx.scale.pick(
+            vec![10, 20, 40],
+            vec![10, 20, 40, 80, 160],
+            vec![10, 20, 40, 80, 160, 320],
+        );
+        let trend_reps: usize = ctx.scale.pick(8, 12, 20);
+        let nt_reps: usize = ctx.scale.pick(2, 2, 5);
+        let d_feat: usize = ctx.scale.pick(10, 20, 30);
+        let reps: usize = ctx.scale.pick(2, 3, 5);
+        let n_test: usize = ctx.scale.pick(2000, 4000, 8000);
+        let nt_samples_per_param: usize = ctx.scale.pick(20, 20, 40);
+        let nt_test: usize = ctx.scale.pick(8000, 10000, 20000);
+        let dk = d_krr as f64;
+        let df = d_feat as f64;
+        // KRR: n up to d^2.5 (≈ 5.5 d² at d = 30); full: n up to 1.2 d³.
+        let n_max = ctx
+            .scale
+            .pick(4.0 * dk * dk, dk.powf(2.5), 1.2 * dk.powi(3));
+        // RF at n = ∞: N up to d^2.5 (full d^2.75); NT (Nd parameters): N up to d^1.5 (full d^1.75).
+        let rf_max = ctx.scale.pick(df.powf(2.5), df.powf(2.5), df.powf(2.75));
+        let nt_max = ctx.scale.pick(df.powf(1.5), df.powf(1.5), df.powf(1.75));
+        let centre = |d: f64, l: usize| d.powf(l as f64 + 0.5).round() as usize;
+        let krr_grid = log_grid(
+            2.0,
+            n_max,
+            ctx.scale.pick(12, 16, 20),
+            &[centre(dk, 0), centre(dk, 1), centre(dk, 2)],
+        );
+        let rf_grid = log_grid(
+            1.0,
+            rf_max,
+            ctx.scale.pick(10, 14, 18),
+            &[centre(df, 0), centre(df, 1), centre(df, 2)],
+        );
+        let nt_grid = log_grid(
+            1.0,
+            nt_max,
+            ctx.scale.pick(7, 9, 11),
+            &[centre(df, 0), centre(df, 1)],
+        );
+
+        // Gegenbauer coefficients: ReLU (RF features) and the two NT kernels.
+        let xi: Vec<f64> = (0..=DEGREE_CUTOFF)
+            .map(|k| {
+                sphere_expectation(d_feat, |s| {
+                    (df.sqrt() * s).max(0.0) * gegenbauer(d_feat, k, s)
+                })
+            })
+            .collect();
+        let h_bias: Vec<f64> = (0..=5)
+            .map(|k| kernel_coefficient(d_krr, k, krr_kernel))
+            .collect();
+        let h_plain: Vec<f64> = (0..=5)
+            .map(|k| kernel_coefficient(d_krr, k, plain_nt_kernel))
+            .collect();
+
+        // Monte-Carlo check of ‖f*‖² = 1 (and of the Gegenbauer normalisation).
+        let mut rng = ctx.rng(1);
+        let check_points = ctx.scale.pick(20_000, 50_000, 200_000);
+        let xs = sphere_points(&mut rng, check_points, d_krr);
+        let ys = targets(xs.as_ref());
+        let sq: Vec<f64> = (0..check_points).map(|i| ys[(i, 0)].powi(2)).collect();
+        let norm_mc = mean(&sq);
+        let norm_se = (sq.iter().map(|v| (v - norm_mc).powi(2)).sum::<f64>()
+            / ((check_points - 1) * check_points) as f64)
+            .sqrt();
+
+        // Work list: KRR (n, rep), RF (N, rep), NT (N, rep); heavy tasks first.
+        #[derive(Clone, Copy)]
+        enum Task {
+            Krr(usize, usize),
+            Rf(usize, usize),
+            Nt(usize, usize),
+            Trend(usize, usize, usize),
+        }
+        let mut work: Vec<(f64, Task)> = Vec::new();
+        for (i, &n) in krr_grid.iter().enumerate() {
+            for r in 0..reps {
+                work.push(((n as f64).powi(3), Task::Krr(i, r)));
+            }
+        }
+        for (i, &nn) in rf_grid.iter().enumerate() {
+            for r in 0..reps {
+                work.push(((nn as f64).powi(3), Task::Rf(i, r)));
+            }
+        }
+        for (i, &nn) in nt_grid.iter().enumerate() {
+            for r in 0..nt_reps {
+                let p = (nn * d_feat) as f64;
+                work.push((p * p * p * nt_samples_per_param as f64, Task::Nt(i, r)));
+            }
+        }
+        for (i, &dd) in trend_dims.iter().enumerate() {
+            for l in 0..=1usize {
+                let n = centre(dd as f64, l);
+                for r in 0..trend_reps {
+                    let cost = (n as f64).powi(3) + (n * n_test * dd) as f64;
+                    work.push((cost, Task::Trend(i, l, r)));
+                }
+            }
+        }
+        // Stable order by decreasing cost (ties keep the construction order).
+        work.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let total_cost: f64 = work.iter().map(|w| w.0).sum();
+        let done = std::sync::Mutex::new(0.0f64);
+        let outcomes: Vec<anyhow::Result<f64>> = work
+            .par_iter()
+            .map(|&(cost, task)| {
+                let r = match task {
+                    Task::Krr(i, r) => krr_error(
+                        ctx.task_seed((i * reps + r) as u64),
+                        d_krr,
+                        krr_grid[i],
+                        n_test,
+                    ),
+                    Task::Rf(i, r) => {
+                        // Nested neurons: one weight matrix per repetition, first N rows.
+                        let mut rng =
+                            ChaCha8Rng::seed_from_u64(ctx.task_seed(1_000_000 + r as u64));
+                        let max_width = *rf_grid.last().unwrap_or(&1);
+                        let w = unit_rows(&mut rng, max_width, d_feat);
+                        rf_population_error(w.as_ref().subrows(0, rf_grid[i]), &xi)
+                    }
+                    Task::Trend(i, l, r) => krr_error(
+                        ctx.task_seed(4_000_000 + ((i * 2 + l) * trend_reps + r) as u64),
+                        trend_dims[i],
+                        centre(trend_dims[i] as f64, l),
+                        n_test,
+                    ),
+                    Task::Nt(i, r) => {
+                        let mut rng =
+                            ChaCha8Rng::seed_from_u64(ctx.task_seed(2_000_000 + r as u64));
+                        let max_width = *nt_grid.last().unwrap_or(&1);
+                        let w = unit_rows(&mut rng, max_width, d_feat);
+                        nt_large_sample_error(
+                            ctx.task_seed(3_000_000 + (i * reps + r) as u64),
+                            w.as_ref().subrows(0, nt_grid[i]),
+                            nt_samples_per_param,
+                            nt_test,
+                        )
+                    }
+                };
+                let mut g = done.lock().unwrap_or_else(|e| e.into_inner());
+                *g += cost;
+                (ctx.progress)(*g / total_cost);
+                r
+            })
+            .collect();
+        let mut krr_raw = vec![0.0; krr_grid.len() * reps];
+        let mut rf_raw = vec![0.0; rf_grid.len() * reps];
+        let mut nt_raw = vec![0.0; nt_grid.len() * nt_reps];
+        let mut trend_raw = vec![0.0; trend_dims.len() * 2 * trend_reps];
+        for ((_, task), outcome) in work.iter().zip(outcomes) {
+            let v = outcome?;
+            match *task {
+                Task::Krr(i, r) => krr_raw[i * reps + r] = v,
+                Task::Rf(i, r) => rf_raw[i * reps + r] = v,
+                Task::Nt(i, r) => nt_raw[i * nt_reps + r] = v,
+                Task::Trend(i, l, r) => trend_raw[(i * 2 + l) * trend_reps + r] = v,
+            }
+        }
+        let krr = mean_by_point(&krr_raw, krr_grid.len(), reps);
+        let rf = mean_by_point(&rf_raw, rf_grid.len(), reps);
+        let nt = mean_by_point(&nt_raw, nt_grid.len(), nt_reps);
+        // trend[l][i]: mean error at d = trend_dims[i], n = d^(l+1/2).
+        let trend_means = mean_by_point(&trend_raw, trend_dims.len() * 2, trend_reps);
+        let trend: Vec<Vec<f64>> = (0..=1)
+            .map(|l| {
+                (0..trend_dims.len())
+                    .map(|i| trend_means[i * 2 + l])
+                    .collect()
+            })
+            .collect();
+        let krr_se: Vec<f64> = (0..krr_grid.len())
+            .map(|p| {
+                let v = &krr_raw[p * reps..(p + 1) * reps];
+                let m = mean(v);
+                (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / ((reps - 1).max(1) * reps) as f64)
+                    .sqrt()
+            })
+            .collect();
+
+        // Claims.
+        let mut claims = Vec::new();
+        claims.push(Claim::check(
+            "target-norm",
+            "‖f*‖² = Σ_k β_k² = 1 for the normalised Gegenbauer components (Monte Carlo on fresh x)",
+            norm_mc,
+            "1",
+            format!("|MC − 1| ≤ 4 standard errors (SE = {norm_se:.2e}, {check_points} points)"),
+            (norm_mc - 1.0).abs() <= 4.0 * norm_se,
+        ));
+        let min_bias_coeff = h_bias.iter().cloned().fold(f64::INFINITY, f64::min);
+        claims.push(Claim::check(
+            "kernel-non-vanishing-coefficients",
+            "the regression kernel has non-vanishing coefficients at all degrees (Thm 1's hypothesis), checked for degrees 0–5",
+            min_bias_coeff,
+            "> 0",
+            format!(
+                "min_k≤5 h_k > 1e-8 (d = {d_krr}; the plain ReLU NT kernel has |h_3| = {:.1e}, |h_5| = {:.1e}: it violates the hypothesis)",
+                h_plain[3].abs(),
+                h_plain[5].abs()
+            ),
+            min_bias_coeff > 1e-8,
+        ));
+        let mut plateau_rows = Vec::new();
+        for l in 0..=2usize {
+            let n = centre(dk, l);
+            if let Some(v) = at(&krr_grid, &krr, n) {
+                let expected = tail_energy(l);
+                let lo = dk.powf(l as f64 + 0.25);
+                let hi = dk.powf(l as f64 + 0.75);
+                let window_dev = krr_grid
+                    .iter()
+                    .zip(&krr)
+                    .filter(|(g, _)| (**g as f64) >= lo && (**g as f64) <= hi)
+                    .map(|(_, e)| (e - expected).abs())
+                    .fold(0.0, f64::max);
+                plateau_rows.push(json!({"l": l, "n": n, "error": v, "expected": expected,
+                    "max_deviation_in_window_delta_0.25": window_dev}));
+                claims.push(Claim::check(
+                    &format!("krr-plateau-l{l}"),
+                    &format!("KRR test error ≈ ‖P_>{l} f*‖² for d^({l}+δ) ≪ n ≪ d^({l}+1−δ)"),
+                    v,
+                    format!("{expected:.4}"),
+                    format!(
+                        "|error − ‖P_>{l}f*‖²| ≤ {TOLERANCE} at n = d^({l}+1/2) = {n} (d = {d_krr}); max deviation over the δ = 1/4 window [{lo:.0}, {hi:.0}]: {window_dev:.3}"
+                    ),
+                    (v - expected).abs() <= TOLERANCE,
+                ));
+            }
+        }
+        let mut trend_rows = Vec::new();
+        for l in 0..=1usize {
+            let expected = tail_energy(l);
+            let deviations: Vec<f64> = trend[l].iter().map(|e| (e - expected).abs()).collect();
+            let dims_f: Vec<f64> = trend_dims.iter().map(|&v| v as f64).collect();
+            let rho = spearman(&dims_f, &deviations)
+                .map_err(|e| anyhow!("Spearman of the plateau deviations: {e}"))?;
+            let last = *deviations.last().unwrap_or(&f64::NAN);
+            for (i, &dd) in trend_dims.iter().enumerate() {
+                trend_rows.push(json!({"l": l, "d": dd, "n": centre(dd as f64, l),
+                    "error": trend[l][i], "deviation": deviations[i]}));
+            }
+            claims.push(Claim::check(
+                &format!("krr-plateau-l{l}-as-d-grows"),
+                &format!("the deviation from ‖P_>{l} f*‖² is o_d(1) (Thm 1) at n = d^({l}+1/2)"),
+                last,
+                format!("≤ {TOLERANCE} at d = {}", trend_dims.last().copied().unwrap_or(0)),
+                format!(
+                    "|error − ‖P_>{l}f*‖²| at n = d^({l}+1/2) ≤ {TOLERANCE} at the largest d = {} and decreasing in d over d ∈ {trend_dims:?} (Spearman ρ(d, deviation) = {rho:.2} ≤ −0.8; deviations {})",
+                    trend_dims.last().copied().unwrap_or(0),
+                    deviations.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(", ")
+                ),
+                last <= TOLERANCE && rho <= -0.8,
+            ));
+        }
+        let mut step_rows = Vec::new();
+        for l in 0..=2usize {
+            let nn = centre(df, l);
+            if let Some(v) = at(&rf_grid, &rf, nn) {
+                let expected = tail_energy(l);
+                step_rows.push(
+                    json!({"model": "RF", "l": l, "N": nn, "error": v, "expected": expected}),
+                );
+                claims.push(Claim::check(
+                    &format!("rf-step-l{l}"),
+                    &format!("RF (n = ∞) error ≈ ‖P_>{l} f*‖² for d^{l} ≪ N ≪ d^({l}+1) (GMMM Thm 1)"),
+                    v,
+                    format!("{expected:.4}"),
+                    format!("|error − ‖P_>{l}f*‖²| ≤ {TOLERANCE} at N = d^({l}+1/2) = {nn} (d = {d_feat})"),
+                    (v - expected).abs() <= TOLERANCE,
+                ));
+            }
+        }
+        for l in 0..=1usize {
+            let nn = centre(df, l);
+            if let Some(v) = at(&nt_grid, &nt, nn) {
+                let expected = tail_energy(l + 1);
+                step_rows.push(
+                    json!({"model": "NT", "l": l, "N": nn, "error": v, "expected": expected}),
+                );
+                claims.push(Claim::check(
+                    &format!("nt-step-l{l}"),
+                    &format!("NT (n = ∞) error ≈ ‖P_>{} f*‖² for d^{l} ≪ N ≪ d^({l}+1) (GMMM Thm 2)", l + 1),
+                    v,
+                    format!("{expected:.4}"),
+                    format!(
+                        "|error − ‖P_>{}f*‖²| ≤ {TOLERANCE} at N = d^({l}+1/2) = {nn} (d = {d_feat}; least squares on {nt_samples_per_param}·Nd samples)",
+                        l + 1
+                    ),
+                    (v - expected).abs() <= TOLERANCE,
+                ));
+            }
+        }
+
+        // Figures.
+        let levels = |x_lo: f64, x_hi: f64, chart: Chart| {
+            let mut chart = chart;
+            for l in 0..=3usize {
+                chart = chart.with(Series::line(
+                    format!("‖P_>{l} f*‖²"),
+                    vec![
+                        (x_lo, tail_energy(l).max(1e-3)),
+                        (x_hi, tail_energy(l).max(1e-3)),
+                    ],
+                ));
+            }
+            chart
+        };
+        let (fig1_abs, fig1_rel) = ctx.figure_path("krr.svg");
+        let mut s = Series::line(
+            format!("KRR test error, d = {d_krr}"),
+            krr_grid
+                .iter()
+                .zip(&krr)
+                .map(|(&n, &e)| (n as f64, e))
+                .collect(),
+        )
+        .with_error_bars(
+            krr.iter()
+                .zip(&krr_se)
+                .map(|(&e, &se)| (e - 2.0 * se, e + 2.0 * se))
+                .collect(),
+        );
+        s.marker = Marker::LineAndPoints;
+        let chart = Chart::new(
+            format!("Kernel ridge regression staircase (d = {d_krr}; n = d, d², d³ at log n / log d = 1, 2, 3)"),
+            "n (training samples)",
+            "test error / ‖f*‖²",
+        )
+        .scales(AxisScale::Log, AxisScale::Linear)
+        .with(s);
+        let chart = levels(krr_grid[0] as f64, n_max, chart);
+        render_svg(&chart, &fig1_abs)?;
+
+        let (fig2_abs, fig2_rel) = ctx.figure_path("rf-nt.svg");
+        let mut s_rf = Series::line(
+            "RF (n = ∞, exact population error)",
+            rf_grid
+                .iter()
+                .zip(&rf)
+                .map(|(&n, &e)| (n as f64, e))
+                .collect(),
+        );
+        s_rf.marker = Marker::LineAndPoints;
+        let mut s_nt = Series::line(
+            "NT (n = ∞, large-sample least squares)",
+            nt_grid
+                .iter()
+                .zip(&nt)
+                .map(|(&n, &e)| (n as f64, e))
+                .collect(),
+        );
+        s_nt.marker = Marker::LineAndPoints;
+        let chart2 = Chart::new(
+            format!("RF and NT models against N (d = {d_feat})"),
+            "N (neurons)",
+            "test error / ‖f*‖²",
+        )
+        .scales(AxisScale::Log, AxisScale::Linear)
+        .with(s_rf)
+        .with(s_nt);
+        let chart2 = levels(1.0, rf_max, chart2);
+        render_svg(&chart2, &fig2_abs)?;
+
+        // Tables.
+        let mut table = String::new();
+        writeln!(
+            table,
+            "Gegenbauer coefficients h_k (d = {d_krr}) of the regression kernel and of the plain ReLU NT kernel:\n"
+        )?;
+        writeln!(
+            table,
+            "| k | h_k (NT with bias, used) | h_k (plain ReLU NT) |\n|---|---|---|"
+        )?;
+        for k in 0..=5 {
+            writeln!(table, "| {k} | {:.3e} | {:.3e} |", h_bias[k], h_plain[k])?;
+        }
+        writeln!(
+            table,
+            "\nKRR (d = {d_krr}, ridge {RIDGE}, {reps} repetitions, {n_test} test points):\n"
+        )?;
+        writeln!(
+            table,
+            "| n | log n / log d | test error | ± SE |\n|---|---|---|---|"
+        )?;
+        for ((&n, &e), &se) in krr_grid.iter().zip(&krr).zip(&krr_se) {
+            writeln!(
+                table,
+                "| {n} | {:.2} | {e:.4} | {se:.4} |",
+                (n as f64).ln() / dk.ln()
+            )?;
+        }
+        writeln!(
+            table,
+            "\nKRR at the window centres n = d^(l+1/2) against d ({trend_reps} repetitions):\n"
+        )?;
+        writeln!(
+            table,
+            "| d | n (l = 0) | error (expected 1) | n (l = 1) | error (expected 2/3) |\n|---|---|---|---|---|"
+        )?;
+        for (i, &dd) in trend_dims.iter().enumerate() {
+            writeln!(
+                table,
+                "| {dd} | {} | {:.4} | {} | {:.4} |",
+                centre(dd as f64, 0),
+                trend[0][i],
+                centre(dd as f64, 1),
+                trend[1][i]
+            )?;
+        }
+        writeln!(
+            table,
+            "\nRF (exact population error) and NT (large-sample) against N (d = {d_feat}):\n"
+        )?;
+        writeln!(
+            table,
+            "| model | N | log N / log d | error |\n|---|---|---|---|"
+        )?;
+        for (&n, &e) in rf_grid.iter().zip(&rf) {
+            writeln!(
+                table,
+                "| RF | {n} | {:.2} | {e:.4} |",
+                (n as f64).ln() / df.ln()
+            )?;
+        }
+        for (&n, &e) in nt_grid.iter().zip(&nt) {
+            writeln!(
+                table,
+                "| NT | {n} | {:.2} | {e:.4} |",
+                (n as f64).ln() / df.ln()
+            )?;
+        }
+
+        let data = json!({
+            "d_krr": d_krr, "d_feat": d_feat, "beta_sq": BETA_SQ, "ridge": RIDGE, "repetitions": reps,
+            "krr": {"n": krr_grid, "error": krr, "se": krr_se, "raw": krr_raw},
+            "rf": {"N": rf_grid, "error": rf, "raw": rf_raw},
+            "nt": {"N": nt_grid, "error": nt, "raw": nt_raw, "samples_per_param": nt_samples_per_param},
+            "plateaus": plateau_rows, "steps": step_rows, "plateau_vs_d": trend_rows,
+            "h_bias": h_bias, "h_plain": h_plain, "relu_xi": xi,
+            "target_norm_mc": norm_mc, "target_norm_se": norm_se,
+        });
+        let (data_abs, _) = ctx.data_path("curves.json");
+        if let Some(parent) = data_abs.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&data_abs, serde_json::to_string_pretty(&data)?)?;
+
+        let setup = format!(
+            "x uniform on √d·S^(d−1); f*(x) = Σ_(k=1..3) β_k √B(d,k) P_k(x_k/√d) with β_k² = 1/3 (so \
+‖P_>0 f*‖² = 1, ‖P_>1‖² = 2/3, ‖P_>2‖² = 1/3, ‖P_>3‖² = 0), P_k the dimension-d Gegenbauer polynomial \
+(three-term recurrence, P_k(1) = 1) and B(d,k) the dimension of degree-k harmonics; no label noise; \
+errors are normalised by ‖f*‖² = 1. **KRR** (d = {d_krr}): kernel h(ρ) = (1+ρ)(π − arccos((1+ρ)/2))/(2π), \
+the NT kernel of a ReLU layer with a trained N(0,1) bias — chosen because the bias-free ReLU RF and NT \
+kernels have *zero* Gegenbauer coefficients at every odd degree ≥ 3 (σ = x/2 + even part, see the \
+table), violating Thm 1's hypothesis and making the degree-3 part of f* unlearnable; ridge λ = {RIDGE} \
+(K(x,x) = 1); n on a log grid up to {n_max:.0} plus the centres d^(l+1/2); {reps} repetitions; test \
+error on {n_test} fresh points. **RF at n = ∞** (d = {d_feat}): σ = ReLU, w_i uniform on the unit sphere \
+(GMMM's convention, so the population Gram U_ij = E_x σ(⟨w_i,x⟩)σ(⟨w_j,x⟩) depends on ⟨w_i,w_j⟩ only), \
+exact population error ‖f*‖² − vᵀU⁻¹v from the Gegenbauer coefficients ξ_k of ReLU (Simpson quadrature, \
+degrees ≤ {DEGREE_CUTOFF} explicit, the remainder ‖σ‖² − Σ ξ_k²B_k on the diagonal). **NT at n = ∞** \
+(d = {d_feat}): the model Σ_i ⟨b_i, x⟩σ'(⟨w_i,x⟩), least squares on {nt_samples_per_param}·Nd fresh samples \
+(so the test error is inflated by ≈ Nd/(M − Nd) ≈ {:.0}% of its value), test error on {nt_test} fresh \
+points. Bias-free ReLU has no degree-3 component in either RF or NT features, so only the steps that do \
+not require degree 3 are checked (RF l = 0, 1, 2; NT l = 0, 1). Claims are evaluated at the window \
+centres n, N = d^(l+1/2); the δ = 1/4 window maxima are in results.json.",
+            100.0 / (nt_samples_per_param as f64 - 1.0)
+        );
+
+        let mut interpretation = String::new();
+        write!(
+            interpretation,
+            "The KRR curve descends in steps: error ≈ {:.2} at n = d^0.5, {:.2} at n = d^1.5 and {} at n = d^2.5. ",
+            at(&krr_grid, &krr, centre(dk, 0)).unwrap_or(f64::NAN),
+            at(&krr_grid, &krr, centre(dk, 1)).unwrap_or(f64::NAN),
+            at(&krr_grid, &krr, centre(dk, 2))
+                .map(|v| format!("{v:.2}"))
+                .unwrap_or_else(|| "(not reached at this scale)".into())
+        )?;
+        write!(
+            interpretation,
+            "At finite d the plateaus are tilted: for n just above d^l the unlearned part ‖P_>l f*‖² acts as \
+noise and adds a variance ≈ ‖P_>l f*‖²·B(d,l)/n, while degree l+1 starts to be learned once n is a \
+fraction of B(d,l+1) ≈ d^(l+1)/(l+1)!, so the flat stretch is narrower than [d^l, d^(l+1)] and both \
+effects are o_d(1) only as d → ∞. The RF population error (no sampling noise) shows the cleanest steps, \
+and NT sits one degree ahead of RF at the same N, as GMMM's Thms 1–2 state."
+        )?;
+
+        Ok(Findings {
+            setup,
+            claims,
+            figures: vec![fig1_rel, fig2_rel],
+            tables: table,
+            interpretation,
+            data,
+        })
+    }
+}
