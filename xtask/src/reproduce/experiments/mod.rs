@@ -8,7 +8,9 @@ mod mercer_spectrum;
 mod non_lipschitz;
 mod relu_ntk_closed_form;
 mod rf_nt_concentration;
+mod single_neuron;
 mod smooth_lipschitz;
+mod staircase;
 
 /// Every experiment of `cargo xtask reproduce`, in report order.
 pub fn registry() -> Vec<Box<dyn Experiment>> {
@@ -20,5 +22,7 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
         Box::new(mercer_spectrum::MercerSpectrum),
         Box::new(du_synthetic::DuSynthetic),
         Box::new(rf_nt_concentration::RfNtConcentration),
+        Box::new(staircase::Staircase),
+        Box::new(single_neuron::SingleNeuron),
     ]
 }
