@@ -228,3 +228,30 @@ fn linearized_gd_matches_gd_on_a_linear_model() {
     assert!(max_abs_diff(&run.theta, &theta_closed) <= 1e-11);
     assert!(max_abs_diff(&u_gd, &u_closed) <= 1e-11);
 }
+
+#[test]
+fn results_are_bit_identical_with_one_and_two_threads() {
+    // The NTK product uses Par::rayon(0) (the pool's thread count): results must not depend on it.
+    let model = LinearTwoLayer { width: 64, input_dim: 8 };
+    let n = 40;
+    let x = gaussian_matrix(n, 8, 91);
+    let y = gaussian_vector(n, 92);
+    let theta0 = gaussian_vector(model.n_params(), 93);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let lin = LinearizedFlow::new(&model, x.as_ref(), &y, &theta0).unwrap();
+            let ngd = ntk_dynamics::natural_gradient_descent(
+                &model,
+                x.as_ref(),
+                &y,
+                &theta0,
+                &ntk_dynamics::NgdConfig::new(0.5, 1e-3, 3),
+                |_, _, _| Ok(()),
+            )
+            .unwrap();
+            (lin.params(1.5).unwrap(), ngd.theta)
+        })
+    };
+    assert_eq!(run(1), run(2));
+}
