@@ -4,6 +4,7 @@
 use super::experiment::Experiment;
 
 mod du_synthetic;
+mod fine_grained;
 mod mercer_spectrum;
 mod non_lipschitz;
 mod relu_ntk_closed_form;
@@ -21,6 +22,7 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
         Box::new(smooth_lipschitz::SmoothLipschitz),
         Box::new(mercer_spectrum::MercerSpectrum),
         Box::new(du_synthetic::DuSynthetic),
+        Box::new(fine_grained::FineGrained),
         Box::new(rf_nt_concentration::RfNtConcentration),
         Box::new(staircase::Staircase),
         Box::new(single_neuron::SingleNeuron),
