@@ -5,6 +5,7 @@ use super::experiment::Experiment;
 
 mod du_synthetic;
 mod fine_grained;
+mod lazy_ratio;
 mod mercer_spectrum;
 mod non_lipschitz;
 mod relu_ntk_closed_form;
@@ -17,6 +18,7 @@ mod staircase;
 pub fn registry() -> Vec<Box<dyn Experiment>> {
     vec![
         // (experiments are registered here)
+        Box::new(lazy_ratio::LazyRatio),
         Box::new(relu_ntk_closed_form::ReluNtkClosedForm),
         Box::new(non_lipschitz::NonLipschitz),
         Box::new(smooth_lipschitz::SmoothLipschitz),
