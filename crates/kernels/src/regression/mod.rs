@@ -23,4 +23,4 @@ pub use gradient_flow::{
     TestSet,
 };
 pub use ridge::{Gaussian, Prediction, gp_inference, kernel_ridge, least_norm_interpolator};
-pub use spd::{Cholesky, Eigen, LANCZOS_STEPS, SolveInfo};
+pub use spd::{Cholesky, Eigen, LANCZOS_RTOL, LANCZOS_STEPS, SolveInfo};

@@ -17,8 +17,11 @@ use rand::RngExt;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// Number of Lanczos steps used to estimate λ_max and λ_min (exact when n ≤ this).
+/// Largest number of Lanczos steps used to estimate λ_max and λ_min (exact when n ≤ this).
 pub const LANCZOS_STEPS: usize = 40;
+
+/// Lanczos stops early once the top Ritz value changes by at most this fraction in one step.
+pub const LANCZOS_RTOL: f64 = 1e-6;
 
 /// Diagnostics of one positive-definite factorisation (not failures).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -159,6 +162,8 @@ fn lanczos_largest(n: usize, mut apply: impl FnMut(&Mat<f64>) -> Mat<f64>) -> Re
     let mut basis: Vec<Mat<f64>> = Vec::with_capacity(steps);
     let mut alpha = Vec::with_capacity(steps);
     let mut beta: Vec<f64> = Vec::with_capacity(steps);
+    let mut previous = f64::NAN;
+    let mut ritz = f64::NAN;
     for _ in 0..steps {
         let mut w = apply(&v);
         let a = (v.transpose() * &w)[(0, 0)];
@@ -171,6 +176,12 @@ fn lanczos_largest(n: usize, mut apply: impl FnMut(&Mat<f64>) -> Mat<f64>) -> Re
                 w -= faer::Scale(c) * q;
             }
         }
+        ritz = largest_ritz_value(&alpha, &beta)?;
+        // Stop once the top Ritz value has settled (relative change ≤ LANCZOS_RTOL).
+        if (ritz - previous).abs() <= LANCZOS_RTOL * ritz.abs() {
+            break;
+        }
+        previous = ritz;
         let b = w.norm_l2();
         if b.is_nan() || b <= 1e-14 * a.abs().max(f64::MIN_POSITIVE) || basis.len() == steps {
             break;
@@ -178,6 +189,12 @@ fn lanczos_largest(n: usize, mut apply: impl FnMut(&Mat<f64>) -> Mat<f64>) -> Re
         beta.push(b);
         v = w / faer::Scale(b);
     }
+    Ok(ritz)
+}
+
+/// Largest eigenvalue of the tridiagonal Lanczos matrix with diagonal `alpha` and
+/// off-diagonal `beta` (len(beta) = len(alpha) − 1).
+fn largest_ritz_value(alpha: &[f64], beta: &[f64]) -> Result<f64> {
     let m = alpha.len();
     let t = Mat::<f64>::from_fn(m, m, |i, j| {
         if i == j {
@@ -248,7 +265,7 @@ impl Cholesky {
         let lower_ref = lower.as_ref();
         let inverse_max = lanczos_largest(n, |v| {
             let mut w = v.clone();
-            solve_with_lower(lower_ref, w.as_mut(), Par::Seq);
+            solve_with_lower(lower_ref, w.as_mut(), par);
             w
         })?;
         let lambda_min = 1.0 / inverse_max;
