@@ -5,9 +5,9 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
+use ntk_dynamics::GradientFlow;
 use ntk_dynamics::ode::OdeSystem;
 use ntk_dynamics::test_models::{gaussian_matrix, gaussian_vector};
-use ntk_dynamics::GradientFlow;
 use ntk_kernels::Activation;
 use ntk_nets::{Model, Scaling, SecondLayer, TwoLayer, TwoLayerSpec};
 use rand::SeedableRng;
@@ -40,8 +40,22 @@ fn setup() -> (TwoLayer, Vec<f64>, Mat<f64>, Vec<f64>) {
 
 fn gemms(x: MatRef<'_, f64>, w: MatRef<'_, f64>, z: &mut Mat<f64>, back: &mut Mat<f64>) {
     // Forward Z = X Wᵀ (n × m) and backward block Zᵀ X (m × d), the shapes the net multiplies.
-    matmul(z.as_mut(), Accum::Replace, x, w.transpose(), 1.0, Par::rayon(0));
-    matmul(back.as_mut(), Accum::Replace, z.transpose(), x, 1.0, Par::rayon(0));
+    matmul(
+        z.as_mut(),
+        Accum::Replace,
+        x,
+        w.transpose(),
+        1.0,
+        Par::rayon(0),
+    );
+    matmul(
+        back.as_mut(),
+        Accum::Replace,
+        z.transpose(),
+        x,
+        1.0,
+        Par::rayon(0),
+    );
 }
 
 fn bench_rhs(c: &mut Criterion) {

@@ -19,8 +19,13 @@ pub mod ode;
 pub mod optim;
 pub mod test_models;
 
+pub use catapult::{
+    CatapultState, EtaMax, EtaSweepConfig, Phase, PhaseCriteria, catapult_gd, catapult_recursion,
+    classify, find_eta_max, find_eta_max_toy, gd_phase, top_ntk_eigenvalue,
+};
 pub use error::{Error, Result};
 pub use flow::{GradientFlow, gradient_flow, gradient_flow_states};
+pub use lazy::{AlphaScaled, LazyPoint, lazy_training_sweep};
 pub use linearized::LinearizedFlow;
 pub use observers::{HiddenUnits, ObserverOptions, Snapshot, TrajectoryObserver};
 pub use ode::{FlowConfig, OdeSystem, Stats, Trajectory};

@@ -232,13 +232,19 @@ fn linearized_gd_matches_gd_on_a_linear_model() {
 #[test]
 fn results_are_bit_identical_with_one_and_two_threads() {
     // The NTK product uses Par::rayon(0) (the pool's thread count): results must not depend on it.
-    let model = LinearTwoLayer { width: 64, input_dim: 8 };
+    let model = LinearTwoLayer {
+        width: 64,
+        input_dim: 8,
+    };
     let n = 40;
     let x = gaussian_matrix(n, 8, 91);
     let y = gaussian_vector(n, 92);
     let theta0 = gaussian_vector(model.n_params(), 93);
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| {
             let lin = LinearizedFlow::new(&model, x.as_ref(), &y, &theta0).unwrap();
             let ngd = ntk_dynamics::natural_gradient_descent(

@@ -131,7 +131,7 @@ fn sgd_is_seeded_and_reaches_the_interpolant() {
 #[test]
 fn ngd_matches_its_spectral_closed_form_on_a_linear_model() {
     // Linear model: J = X constant, so r_{k+1} = (I − ηΘ(Θ + λI)⁻¹) r_k and, with Θ = V diag(μ) Vᵀ,
-    // r_k = V diag((1 − ημ/(μ + λ))^k) Vᵀ r₀. The spectral side comes from LinearizedFlow's
+    // r_k = V diag((1 − ημ/(μ + λ))^k) Vᵀ r₀. The spectral side comes from faer's symmetric
     // eigendecomposition; NGD solves by Cholesky.
     let (n, d) = (6, 10);
     let x = gaussian_matrix(n, d, 111);
