@@ -363,12 +363,12 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
             vec![10, 20, 40, 80, 160],
             vec![10, 20, 40, 80, 160, 320],
         );
-        let trend_reps: usize = ctx.scale.pick(8, 12, 20);
+        let trend_reps: usize = ctx.scale.pick(6, 6, 20);
         let nt_reps: usize = ctx.scale.pick(2, 2, 5);
         let d_feat: usize = ctx.scale.pick(10, 20, 30);
         let reps: usize = ctx.scale.pick(2, 3, 5);
         let n_test: usize = ctx.scale.pick(2000, 4000, 8000);
-        let nt_samples_per_param: usize = ctx.scale.pick(20, 20, 40);
+        let nt_samples_per_param: usize = ctx.scale.pick(20, 40, 80);
         let nt_test: usize = ctx.scale.pick(8000, 10000, 20000);
         let dk = d_krr as f64;
         let df = d_feat as f64;
@@ -845,7 +845,29 @@ centres n, N = d^(l+1/2); the δ = 1/4 window maxima are in results.json.",
 noise and adds a variance ≈ ‖P_>l f*‖²·B(d,l)/n, while degree l+1 starts to be learned once n is a \
 fraction of B(d,l+1) ≈ d^(l+1)/(l+1)!, so the flat stretch is narrower than [d^l, d^(l+1)] and both \
 effects are o_d(1) only as d → ∞. The RF population error (no sampling noise) shows the cleanest steps, \
-and NT sits one degree ahead of RF at the same N, as GMMM's Thms 1–2 state."
+and NT sits one degree ahead of RF at the same N, as GMMM's Thms 1–2 state. "
+        )?;
+        // Fitted d-exponent of the deviation at the window centres (diagnostic, not a claim).
+        for l in 0..=1usize {
+            let dims_f: Vec<f64> = trend_dims.iter().map(|&v| v as f64).collect();
+            let dev: Vec<f64> = trend[l]
+                .iter()
+                .map(|e| (e - tail_energy(l)).abs().max(1e-12))
+                .collect();
+            if let Ok(fit) = crate::reproduce::fit::linear_fit(
+                &dims_f.iter().map(|v| v.ln()).collect::<Vec<_>>(),
+                &dev.iter().map(|v| v.ln()).collect::<Vec<_>>(),
+            ) {
+                write!(
+                    interpretation,
+                    "At n = d^({l}+1/2) the deviation from ‖P_>{l} f*‖² scales like d^{:.2} over d ∈ {trend_dims:?}. ",
+                    fit.slope
+                )?;
+            }
+        }
+        write!(
+            interpretation,
+            "Both deviations are predicted to decay only like d^(−1/2) at the window centre: for l = 0 the regression kernel's large degree-0 coefficient h_0 makes KRR fit the sample mean of the labels, adding ≈ ‖f*‖²/n = d^(−1/2) to the error; for l = 1 the unlearned ‖P_>1 f*‖² = 2/3 acts as noise on a d-dimensional linear fit, adding ≈ (2/3)·d/n = (2/3)·d^(−1/2). Reaching the issue's 0.05 at the centre therefore needs d of order 10²–10³ (n = d^0.5 ≥ 20 for l = 0), beyond a default-scale n-sweep (n up to d^2.5 with dense kernel solves): the failed plateau checks are this finite-d bias, not a disagreement with Thm 1, whose statement is asymptotic (o_d(1)). The NT steps are measured by least squares on finitely many samples (inflating the error by ≈ Nd/(M − Nd)) and, for bias-free ReLU, can never capture degree 3, so the NT error at l = 1 sits slightly above ‖P_>2 f*‖² = 1/3."
         )?;
 
         Ok(Findings {
