@@ -3,9 +3,11 @@
 
 use super::experiment::Experiment;
 
+mod catapult;
 mod du_synthetic;
 mod fine_grained;
 mod lazy_ratio;
+mod linearized_decay;
 mod mercer_spectrum;
 mod non_lipschitz;
 mod relu_ntk_closed_form;
@@ -25,6 +27,8 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
         Box::new(mercer_spectrum::MercerSpectrum),
         Box::new(du_synthetic::DuSynthetic),
         Box::new(fine_grained::FineGrained),
+        Box::new(catapult::Catapult),
+        Box::new(linearized_decay::LinearizedDecay),
         Box::new(rf_nt_concentration::RfNtConcentration),
         Box::new(staircase::Staircase),
         Box::new(single_neuron::SingleNeuron),
