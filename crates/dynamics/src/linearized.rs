@@ -204,6 +204,23 @@ impl LinearizedFlow {
         }))
     }
 
+    /// The weights after k linearized GD steps, w_k = V diag((1 − (1 − ηλ/n)^k)/λ) Vᵀ (u₀ − y),
+    /// with θ_k = θ⁰ − J₀ᵀ w_k and f_lin(x*; θ_k) = f(x*; θ⁰) − Θ̂₀(x*, X) w_k.
+    ///
+    /// # Reference
+    /// Lee et al. 2019, arXiv:1902.06720, Sec. 2.2.
+    pub fn gd_prediction_weights(&self, learning_rate: f64, n_steps: usize) -> Result<Vec<f64>> {
+        check_positive("learning_rate", learning_rate)?;
+        let n = self.n_train() as f64;
+        Ok(self.spectral_apply(|lambda| {
+            if lambda == 0.0 {
+                0.0
+            } else {
+                (1.0 - powi_usize(1.0 - learning_rate * lambda / n, n_steps)) / lambda
+            }
+        }))
+    }
+
     /// The training inputs X.
     pub fn x_train(&self) -> MatRef<'_, f64> {
         self.x_train.as_ref()

@@ -299,6 +299,30 @@ impl<'a, M: Model + ?Sized> TrajectoryObserver<'a, M> {
     /// Lee et al. 2019, arXiv:1902.06720, Thm. 2.1 (sup_t ‖θ_t − θ̃_t‖, |f − f_lin| = O(1/√width));
     /// Du et al. 2019, arXiv:1810.02054, Fig. 1.
     pub fn record(&mut self, t: f64, theta: &[f64]) -> Result<()> {
+        let theta_lin = self.linearized.params(t)?;
+        let weights = self.linearized.prediction_weights(t)?;
+        self.record_against(t, theta, &theta_lin, &weights)
+    }
+
+    /// Like [`TrajectoryObserver::record`] for step k of GD with step η: the reference is the
+    /// linearized model after k GD steps, θ_k = θ⁰ − J₀ᵀV diag((1 − (1 − ηλ/n)^k)/λ)Vᵀr₀, and
+    /// the snapshot's `t` is k.
+    ///
+    /// # Reference
+    /// Lee et al. 2019, arXiv:1902.06720, Sec. 2.2 and Thm. 2.1.
+    pub fn record_gd_step(&mut self, step: usize, learning_rate: f64, theta: &[f64]) -> Result<()> {
+        let theta_lin = self.linearized.gd_params(learning_rate, step)?;
+        let weights = self.linearized.gd_prediction_weights(learning_rate, step)?;
+        self.record_against(step as f64, theta, &theta_lin, &weights)
+    }
+
+    fn record_against(
+        &mut self,
+        t: f64,
+        theta: &[f64],
+        theta_lin: &[f64],
+        w: &[f64],
+    ) -> Result<()> {
         check_theta(theta, self.model.n_params())?;
         let u = self.model.forward(theta, self.x)?;
         let n = self.y.len() as f64;
@@ -309,12 +333,10 @@ impl<'a, M: Model + ?Sized> TrajectoryObserver<'a, M> {
             .sum::<f64>()
             / (2.0 * n);
         let distance_from_init = l2_distance(theta, &self.theta0);
-        let theta_lin = self.linearized.params(t)?;
-        let distance_to_linearized = l2_distance(theta, &theta_lin);
+        let distance_to_linearized = l2_distance(theta, theta_lin);
         let max_test_gap = match (self.options.x_test, &self.test_cross) {
             (Some(x_test), Some(cross)) => {
                 let f = self.model.forward(theta, x_test)?;
-                let w = self.linearized.prediction_weights(t)?;
                 let mut worst: f64 = 0.0;
                 for i in 0..x_test.nrows() {
                     let f_lin =
