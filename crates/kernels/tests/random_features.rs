@@ -38,7 +38,7 @@ fn max_abs(a: MatRef<'_, f64>) -> f64 {
 
 /// K_N → K with error ∝ N^{−1/2}: every entry of K_N is a mean of N i.i.d. terms, so its
 /// standard error is the terms' sample standard deviation / √N. We require |K_N − K| ≤ 5·SE for
-/// every entry at N = 4 000, 64 000 and 512 000 (the bound itself shrinks as N^{−1/2}), for a
+/// every entry at N = 2 000, 32 000 and 256 000 (the bound itself shrinks as N^{−1/2}), for a
 /// closed-form (ReLU, erf) and a quadrature (tanh) activation.
 #[test]
 fn finite_width_kernels_converge_at_monte_carlo_rate() {
@@ -47,7 +47,7 @@ fn finite_width_kernels_converge_at_monte_carlo_rate() {
     let x = points(&mut rng, 4, d);
     for act in [Activation::Relu, Activation::Erf, Activation::Tanh] {
         let exact = random_feature_kernels(&act, x.as_ref(), x.as_ref(), Par::Seq).unwrap();
-        for (k, n_features) in [4_000usize, 64_000, 512_000].into_iter().enumerate() {
+        for (k, n_features) in [2_000usize, 32_000, 256_000].into_iter().enumerate() {
             let features = RandomFeatures::from_seed(n_features, d, 100 + k as u64).unwrap();
             let finite = features
                 .kernels(&act, x.as_ref(), x.as_ref(), Par::Seq)

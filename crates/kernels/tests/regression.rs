@@ -383,7 +383,7 @@ fn condition_number_estimate_matches_eigendecomposition() {
 
 /// NTK-GP covariance against Monte Carlo over the initial function: f₀ ~ N(0, K) jointly on
 /// train and test points, then f_t = f₀(X*) + Θ_{*X}Θ⁻¹(I − e^{−ηtΘ/N})(y − f₀(X)) by
-/// `GradientDescentMse`. With S = 40 000 draws the sample mean and covariance have standard
+/// `GradientDescentMse`. With S = 20 000 draws the sample mean and covariance have standard
 /// errors ≈ sqrt(Var/S) and sqrt((Σᵢᵢ Σⱼⱼ + Σᵢⱼ²)/S); we allow 5 of them.
 #[test]
 fn ntk_gp_matches_monte_carlo_ensemble() {
@@ -421,7 +421,7 @@ fn ntk_gp_matches_monte_carlo_ensemble() {
 
     let flow = GradientDescentMse::new(theta.as_ref(), y.as_ref(), config, Par::Seq).unwrap();
     let chol = Cholesky::new(nngp_all.as_ref(), 0.0, Par::Seq).unwrap();
-    let samples = 40_000;
+    let samples = 20_000;
     let mut sums = vec![Mat::<f64>::zeros(m, 1); times.len()];
     let mut squares = vec![Mat::<f64>::zeros(m, m); times.len()];
     for _ in 0..samples {
