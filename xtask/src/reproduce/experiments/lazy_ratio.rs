@@ -495,7 +495,7 @@ bullet. Derivation: the only coupling in f is within a neuron, so ∇²θ f(x) i
 span{{(x, 0), (0, 1)}} it acts as (1/√d)[[c, b], [b, 0]] with c = βᵢσ̈‖x‖², b = σ̇‖x‖ and vanishes on the \
 complement, so ‖∇²θ f(x)‖ = maxᵢ (1/√d)(|c|/2 + √(c²/4 + b²)) — the Lanczos values match this closed form \
 to {closed_form_error:.1e}. The norm of a block-diagonal matrix is the largest block norm, not a sum that \
-could cancel the 1/√d: 'at most 2 non-zero terms per row' bounds ‖H‖ by a constant times the largest entry, \
+could cancel the 1/√d: 'at most 2 non-zero terms per row' (in fact the rows of a wᵢwᵢ-block have input_dim + 1 of them when σ̈ ≠ 0) bounds ‖H‖ by a constant times the largest entry, \
 O(1/√d), and it is attained: each block's larger eigenvalue magnitude |c|/2 + √(c²/4 + b²) is ≥ |b|, so \
 ‖∇²f(x)‖ ≥ maxᵢ σ̇(wᵢᵀx)‖x‖/√d → σ̇(0)/√d = 1/√d, a bound every measurement satisfies (min ratio \
 {lower_ratio:.4}); hence d·‖∇²f‖ grows like √d and cannot be O(1). √d·‖∇²f‖ ≈ {:.2}–{:.2} in the table \

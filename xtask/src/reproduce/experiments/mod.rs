@@ -10,6 +10,7 @@ mod lazy_ratio;
 mod linearized_decay;
 mod mercer_spectrum;
 mod non_lipschitz;
+mod proof_strategy;
 mod relu_ntk_closed_form;
 mod rf_nt_concentration;
 mod single_neuron;
@@ -21,6 +22,7 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
     vec![
         // (experiments are registered here)
         Box::new(lazy_ratio::LazyRatio),
+        Box::new(proof_strategy::ProofStrategy),
         Box::new(relu_ntk_closed_form::ReluNtkClosedForm),
         Box::new(non_lipschitz::NonLipschitz),
         Box::new(smooth_lipschitz::SmoothLipschitz),
