@@ -6,10 +6,12 @@ use super::experiment::Experiment;
 mod catapult;
 mod du_synthetic;
 mod fine_grained;
+mod interpolator;
 mod lazy_ratio;
 mod linearized_decay;
 mod mercer_spectrum;
 mod non_lipschitz;
+mod ntk_at_init;
 mod proof_strategy;
 mod relu_ntk_closed_form;
 mod rf_nt_concentration;
@@ -21,8 +23,10 @@ mod staircase;
 pub fn registry() -> Vec<Box<dyn Experiment>> {
     vec![
         // (experiments are registered here)
+        Box::new(interpolator::Interpolator),
         Box::new(lazy_ratio::LazyRatio),
         Box::new(proof_strategy::ProofStrategy),
+        Box::new(ntk_at_init::NtkAtInit),
         Box::new(relu_ntk_closed_form::ReluNtkClosedForm),
         Box::new(non_lipschitz::NonLipschitz),
         Box::new(smooth_lipschitz::SmoothLipschitz),
