@@ -170,7 +170,9 @@ $f_{\\mathbf{W}, \\mathbf{a}}(\\mathbf{x}) = \\frac{1}{\\sqrt{m}} \\sum_{r=1}^m 
         let eta = 1.0 / lambda_max(h.as_ref())?;
         // Run until the prediction has fallen to 1% of its start.
         let mut n_steps = 1;
-        while predicted_losses(h.as_ref(), &y, eta, n_steps)?[n_steps] > 0.01 * 0.5 * y.iter().map(|v| v * v).sum::<f64>() {
+        while predicted_losses(h.as_ref(), &y, eta, n_steps)?[n_steps]
+            > 0.01 * 0.5 * y.iter().map(|v| v * v).sum::<f64>()
+        {
             n_steps *= 2;
         }
         let predicted = predicted_losses(h.as_ref(), &y, eta, n_steps)?;
@@ -271,7 +273,10 @@ $f_{\\mathbf{W}, \\mathbf{a}}(\\mathbf{x}) = \\frac{1}{\\sqrt{m}} \\sum_{r=1}^m 
                 "Φ(W(k)) ≈ ½‖(I − ηH^∞)^k y‖² for all k: max relative deviation over the run at the largest width",
                 largest_dev,
                 "< 0.1",
-                format!("median over {n_seeds} seeds of max_k |Φ(k) − Φ̂(k)|/Φ̂(k) at m = {} < 0.1", widths.last().unwrap_or(&0)),
+                format!(
+                    "median over {n_seeds} seeds of max_k |Φ(k) − Φ̂(k)|/Φ̂(k) at m = {} < 0.1",
+                    widths.last().unwrap_or(&0)
+                ),
                 largest_dev < 0.1,
             ),
             Claim::check(
@@ -310,7 +315,11 @@ $f_{\\mathbf{W}, \\mathbf{a}}(\\mathbf{x}) = \\frac{1}{\\sqrt{m}} \\sum_{r=1}^m 
         .scales(AxisScale::Linear, AxisScale::Log)
         .with(Series::line(
             "prediction ½‖(I − ηH^∞)^k y‖²",
-            predicted.iter().enumerate().map(|(k, &p)| (k as f64, p)).collect(),
+            predicted
+                .iter()
+                .enumerate()
+                .map(|(k, &p)| (k as f64, p))
+                .collect(),
         ));
         for (w, &m) in widths.iter().enumerate() {
             chart = chart.with(Series::line(
@@ -326,12 +335,20 @@ $f_{\\mathbf{W}, \\mathbf{a}}(\\mathbf{x}) = \\frac{1}{\\sqrt{m}} \\sum_{r=1}^m 
         let (fig2, rel2) = ctx.figure_path("label-noise.svg");
         let mut s1 = Series::line(
             "complexity √(2yᵀH⁻¹y/n)",
-            levels[..5].iter().copied().zip(bounds.iter().copied()).collect(),
+            levels[..5]
+                .iter()
+                .copied()
+                .zip(bounds.iter().copied())
+                .collect(),
         );
         s1.marker = Marker::LineAndPoints;
         let mut s2 = Series::line(
             "test error (0-1)",
-            levels[..5].iter().copied().zip(errors.iter().copied()).collect(),
+            levels[..5]
+                .iter()
+                .copied()
+                .zip(errors.iter().copied())
+                .collect(),
         );
         s2.marker = Marker::LineAndPoints;
         let chart = Chart::new(
@@ -354,7 +371,10 @@ $f_{\\mathbf{W}, \\mathbf{a}}(\\mathbf{x}) = \\frac{1}{\\sqrt{m}} \\sum_{r=1}^m 
             let l = &digit_runs[i].2;
             chart = chart.with(Series::line(
                 format!("p = {p}"),
-                l.iter().enumerate().map(|(k, &v)| (k as f64, v / l[0])).collect(),
+                l.iter()
+                    .enumerate()
+                    .map(|(k, &v)| (k as f64, v / l[0]))
+                    .collect(),
             ));
         }
         render(&chart, &fig3)?;

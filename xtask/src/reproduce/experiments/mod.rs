@@ -10,11 +10,13 @@ mod interpolator;
 mod lazy_ratio;
 mod linearized_decay;
 mod mercer_spectrum;
+mod ngd;
 mod non_lipschitz;
 mod ntk_at_init;
 mod proof_strategy;
 mod relu_ntk_closed_form;
 mod rf_nt_concentration;
+mod sgd;
 mod single_neuron;
 mod smooth_lipschitz;
 mod staircase;
@@ -33,6 +35,8 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
         Box::new(mercer_spectrum::MercerSpectrum),
         Box::new(du_synthetic::DuSynthetic),
         Box::new(fine_grained::FineGrained),
+        Box::new(ngd::Ngd),
+        Box::new(sgd::Sgd),
         Box::new(catapult::Catapult),
         Box::new(linearized_decay::LinearizedDecay),
         Box::new(rf_nt_concentration::RfNtConcentration),
