@@ -6,6 +6,8 @@ use super::experiment::Experiment;
 mod catapult;
 mod du_synthetic;
 mod fine_grained;
+mod gd_vs_linear;
+mod hessian_ntk_spectrum;
 mod interpolator;
 mod lazy_ratio;
 mod linearized_decay;
@@ -37,10 +39,12 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
         Box::new(fine_grained::FineGrained),
         Box::new(ngd::Ngd),
         Box::new(sgd::Sgd),
+        Box::new(hessian_ntk_spectrum::HessianNtkSpectrum),
         Box::new(catapult::Catapult),
         Box::new(linearized_decay::LinearizedDecay),
         Box::new(rf_nt_concentration::RfNtConcentration),
         Box::new(staircase::Staircase),
         Box::new(single_neuron::SingleNeuron),
+        Box::new(gd_vs_linear::GdVsLinear),
     ]
 }
