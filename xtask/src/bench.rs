@@ -1,12 +1,561 @@
-//! `cargo xtask bench [--quick] [--json]`: the benchmark suite (not yet available).
+//! `cargo xtask bench [--quick] [--json] [--scaling]`: the benchmark suite of issue 9.
+//!
+//! Workloads (float64, d = 64, inputs x[i][j] = sin(0.7(i+1) + 1.3(j+1)) + 0.1 cos(2.1(i+1)(j+1))):
+//! - `analytic-relu-L3`, `analytic-erf-L3`: NNGP + NTK of
+//!   `serial([Dense(512, √2, 0.05), σ]×3, Dense(1, √2, 0.05))`, n = 1000, 2000, 4000, 8000;
+//! - `empirical-ntk-mlp`: the full n×n empirical NTK of the 64 → 512 → 512 → 1 ReLU MLP
+//!   (NTK parameterization, w_std = √2, b_std = 0.05), n = 256, 1024;
+//! - `ntk-gp-predict-inf`, `ntk-gp-predict-10t`: MSE gradient-flow prediction with the analytic
+//!   ReLU NTK, 2000 train / 200 test points, at t = ∞ (Cholesky) and at 10 times (eigh);
+//! - `flow-rhs`: one gradient-flow right-hand side (forward + backward) of a width-4096
+//!   two-layer ReLU net on n = 256, d = 32;
+//! - `gemm`: faer's n×n·n×n product, n = 4000: the machine's float64 GEMM rate in this run.
+//!
+//! Each is run once to warm up, then [`RUNS`] times; median, min and max are reported with the
+//! ratio to neural-tangents' median on the same machine type (`ANCHORS`).
 
-use crate::UsageError;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
+use ntk_dynamics::GradientFlow;
+use ntk_dynamics::ode::OdeSystem;
+use ntk_kernels::analytic::{Get, kernel};
+use ntk_kernels::regression::{GradientDescentMse, MseConfig, TestSet};
+use ntk_kernels::{Activation, Architecture, Layer, Parameterization};
+use ntk_nets::test_models::{bench_spec, nt_inputs};
+use ntk_nets::{Mlp, Model, Scaling, SecondLayer, TwoLayer, TwoLayerSpec};
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng;
+use serde_json::json;
+use std::hint::black_box;
+use std::time::Instant;
 
-/// Runs the benchmark suite. Not yet available: always a usage error (exit code 2).
-pub fn run(quick: bool, json: bool) -> anyhow::Result<()> {
-    let _ = (quick, json);
-    Err(UsageError::new(
-        "`cargo xtask bench` is not yet available in this version of ntk-lab; use `cargo bench -p <crate>`",
+/// Timed runs per workload after the warm-up.
+pub const RUNS: usize = 5;
+/// Input dimension of every workload but `flow-rhs`.
+const D: usize = 64;
+
+/// neural-tangents 0.6.5 medians (seconds) on this machine type, from
+/// `reference/anchor_timings.md` (2 threads, float64, `jax.jit`, median of 5 after a warm-up,
+/// jax/jaxlib 0.4.23; where two numbers are given there, the lower, quiet-machine one).
+/// `gemm` is XLA's 86 GFLOP/s for a 4000² float64 matmul converted to seconds (2·4000³/86e9).
+pub const ANCHORS: &[(&str, usize, f64)] = &[
+    ("analytic-relu-L3", 1000, 0.054),
+    ("analytic-relu-L3", 2000, 0.199),
+    ("analytic-relu-L3", 4000, 0.75),
+    ("analytic-relu-L3", 8000, 4.34),
+    ("analytic-erf-L3", 1000, 0.043),
+    ("analytic-erf-L3", 2000, 0.298),
+    ("analytic-erf-L3", 4000, 0.63),
+    ("analytic-erf-L3", 8000, 3.71),
+    ("empirical-ntk-mlp", 256, 0.029),
+    ("empirical-ntk-mlp", 1024, 0.15),
+    ("ntk-gp-predict-inf", 2000, 0.168),
+    ("ntk-gp-predict-10t", 2000, 1.79),
+    ("gemm", 4000, 0.1488),
+];
+
+/// The neural-tangents median for (workload, n), if there is one.
+pub fn anchor(workload: &str, n: usize) -> Option<f64> {
+    ANCHORS
+        .iter()
+        .find(|(w, m, _)| *w == workload && *m == n)
+        .map(|a| a.2)
+}
+
+/// Timings of one workload at one size.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    pub workload: &'static str,
+    pub n: usize,
+    pub median_s: f64,
+    pub min_s: f64,
+    pub max_s: f64,
+    /// Floating-point work per run (for GFLOP/s), if it is well defined.
+    pub flops: Option<f64>,
+    /// Output entries per run (for entries/s), if meaningful.
+    pub entries: Option<f64>,
+    /// VmHWM (bytes) measured after the runs, when reset before them.
+    pub peak_memory: Option<u64>,
+}
+
+impl Measurement {
+    pub fn gflops(&self) -> Option<f64> {
+        self.flops.map(|f| f / self.median_s / 1e9)
+    }
+
+    /// neural-tangents median / ours (> 1: we are faster).
+    pub fn speedup(&self) -> Option<f64> {
+        anchor(self.workload, self.n).map(|a| a / self.median_s)
+    }
+}
+
+/// Runs `f` once to warm up and then `runs` times; (median, min, max) seconds.
+pub fn time_runs(runs: usize, mut f: impl FnMut()) -> (f64, f64, f64) {
+    f();
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(|a, b| a.total_cmp(b));
+    let m = times.len();
+    let median = if m % 2 == 1 {
+        times[m / 2]
+    } else {
+        0.5 * (times[m / 2 - 1] + times[m / 2])
+    };
+    (median, times[0], times[m - 1])
+}
+
+/// Resets the process's peak resident set size (Linux: `5` to /proc/self/clear_refs).
+fn reset_peak_memory() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// VmHWM of this process in bytes (Linux), if readable.
+pub fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The benchmark architecture: [Dense(512, √2, 0.05), σ]×depth + Dense(1, √2, 0.05), NTK
+/// parameterization.
+pub fn architecture(activation: Activation, depth: usize) -> anyhow::Result<Architecture> {
+    let dense = |width| Layer::Dense {
+        width,
+        w_std: std::f64::consts::SQRT_2,
+        b_std: Some(0.05),
+    };
+    let mut layers = Vec::new();
+    for _ in 0..depth {
+        layers.push(dense(512));
+        layers.push(Layer::Activation(activation));
+    }
+    layers.push(dense(1));
+    Ok(Architecture::new(layers, Parameterization::Ntk)?)
+}
+
+fn analytic(name: &'static str, activation: Activation, n: usize) -> anyhow::Result<Measurement> {
+    analytic_depth(name, activation, n, 3, RUNS)
+}
+
+fn analytic_depth(
+    name: &'static str,
+    activation: Activation,
+    n: usize,
+    depth: usize,
+    runs: usize,
+) -> anyhow::Result<Measurement> {
+    let arch = architecture(activation, depth)?;
+    let x = nt_inputs(0, n, D);
+    let mut failure = None;
+    let track_memory = n >= 8000 && reset_peak_memory();
+    let (median_s, min_s, max_s) =
+        time_runs(runs, || match kernel(&arch, x.as_ref(), None, Get::BOTH) {
+            Ok(k) => {
+                black_box(&k);
+            }
+            Err(e) => failure = Some(e),
+        });
+    if let Some(e) = failure {
+        return Err(anyhow::anyhow!("{name} n = {n}: {e}"));
+    }
+    Ok(Measurement {
+        workload: name,
+        n,
+        median_s,
+        min_s,
+        max_s,
+        flops: None,
+        entries: Some((n * n) as f64),
+        peak_memory: if track_memory { peak_memory() } else { None },
+    })
+}
+
+/// FLOPs of the structured empirical NTK of the 64 → 512 → 512 → 1 MLP with X1 = X2: the Gram
+/// products (G⁰G⁰ᵀ: d, Δ¹Δ¹ᵀ/G¹G¹ᵀ/Δ²Δ²ᵀ/G²G²ᵀ: 3·512 in total, lower triangles only, so n²·k
+/// multiply-adds = 2·n²·k/2 flops) plus the forward and backward passes 2·2·n·(64·512 + 512·512).
+fn empirical_ntk_flops(n: usize) -> f64 {
+    (n * n) as f64 * (64.0 + 3.0 * 512.0) + 4.0 * n as f64 * (64.0 * 512.0 + 512.0 * 512.0)
+}
+
+fn empirical_ntk(n: usize, width: usize, runs: usize) -> anyhow::Result<Measurement> {
+    let mut spec = bench_spec();
+    spec.hidden_widths = vec![width, width];
+    let mlp = Mlp::new(&spec)?.with_parallelism(Par::rayon(0));
+    let theta = mlp.init_params(&mut ChaCha8Rng::seed_from_u64(0));
+    let x = nt_inputs(0, n, D);
+    let mut failure = None;
+    let (median_s, min_s, max_s) = time_runs(runs, || {
+        match mlp.empirical_ntk(&theta, x.as_ref(), x.as_ref()) {
+            Ok(k) => {
+                black_box(&k);
+            }
+            Err(e) => failure = Some(e),
+        }
+    });
+    if let Some(e) = failure {
+        return Err(anyhow::anyhow!("empirical-ntk-mlp n = {n}: {e}"));
+    }
+    let w = width as f64;
+    let flops = (n * n) as f64 * (64.0 + 3.0 * w) + 4.0 * n as f64 * (64.0 * w + w * w);
+    debug_assert!(width != 512 || flops == empirical_ntk_flops(n));
+    Ok(Measurement {
+        workload: "empirical-ntk-mlp",
+        n,
+        median_s,
+        min_s,
+        max_s,
+        flops: Some(flops),
+        entries: Some((n * n) as f64),
+        peak_memory: None,
+    })
+}
+
+fn gp_predict(times: &[f64], name: &'static str) -> anyhow::Result<Measurement> {
+    let (n_train, n_test) = (2000, 200);
+    let arch = architecture(Activation::Relu, 3)?;
+    let x_train = nt_inputs(0, n_train, D);
+    let x_test = nt_inputs(n_train, n_test, D);
+    let k_train = kernel(
+        &arch,
+        x_train.as_ref(),
+        None,
+        Get {
+            nngp: false,
+            ntk: true,
+        },
+    )?
+    .ntk
+    .ok_or_else(|| anyhow::anyhow!("no NTK returned"))?;
+    let k_test = kernel(
+        &arch,
+        x_test.as_ref(),
+        Some(x_train.as_ref()),
+        Get {
+            nngp: false,
+            ntk: true,
+        },
+    )?
+    .ntk
+    .ok_or_else(|| anyhow::anyhow!("no NTK returned"))?;
+    let y = Mat::from_fn(n_train, 1, |i, _| ((i + 1) as f64 * 0.37).sin());
+    let fx_train = Mat::<f64>::zeros(n_train, 1);
+    let fx_test = Mat::<f64>::zeros(n_test, 1);
+    let mut failure = None;
+    let (median_s, min_s, max_s) = time_runs(RUNS, || {
+        let result = GradientDescentMse::new(
+            k_train.as_ref(),
+            y.as_ref(),
+            MseConfig::default(),
+            Par::rayon(0),
+        )
+        .and_then(|flow| {
+            flow.predict(
+                times,
+                fx_train.as_ref(),
+                Some(TestSet {
+                    k_test_train: k_test.as_ref(),
+                    fx_test_0: fx_test.as_ref(),
+                }),
+            )
+        });
+        match result {
+            Ok(p) => {
+                black_box(&p);
+            }
+            Err(e) => failure = Some(e),
+        }
+    });
+    if let Some(e) = failure {
+        return Err(anyhow::anyhow!("{name}: {e}"));
+    }
+    let n = n_train as f64;
+    Ok(Measurement {
+        workload: name,
+        n: n_train,
+        median_s,
+        min_s,
+        max_s,
+        // Cholesky n³/3 flops (t = ∞); eigh's count depends on the algorithm: not reported.
+        flops: if times.iter().all(|t| t.is_infinite()) {
+            Some(n * n * n / 3.0)
+        } else {
+            None
+        },
+        entries: None,
+        peak_memory: None,
+    })
+}
+
+fn flow_rhs(n: usize, width: usize, runs: usize) -> anyhow::Result<Measurement> {
+    let d = 32;
+    let spec = TwoLayerSpec {
+        input_dim: d,
+        width,
+        activation: Activation::Relu,
+        scaling: Scaling::Lazy,
+        alpha: 1.0,
+        w_init_std: 1.0,
+        second_layer: SecondLayer::Trained,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let model = TwoLayer::new(spec, &mut rng)?;
+    let theta0 = model.init_params(&mut rng);
+    let x = nt_inputs(0, n, d);
+    let y: Vec<f64> = (0..n).map(|i| ((i + 1) as f64 * 0.37).sin()).collect();
+    let mut flow = GradientFlow::new(&model, x.as_ref(), &y, &theta0, 1e6)?;
+    let mut dtheta = vec![0.0; model.n_params()];
+    let mut failure = None;
+    let (median_s, min_s, max_s) = time_runs(runs, || {
+        if let Err(e) = flow.rhs(0.0, &theta0, &mut dtheta) {
+            failure = Some(e);
+        }
+        black_box(&dtheta);
+    });
+    if let Some(e) = failure {
+        return Err(anyhow::anyhow!("flow-rhs: {e}"));
+    }
+    // Forward Z = XWᵀ (2nmd), backward ∇W = Mᵀ X (2nmd), readout and elementwise work (≈ 6nm).
+    let (nf, mf, df) = (n as f64, width as f64, d as f64);
+    Ok(Measurement {
+        workload: "flow-rhs",
+        n,
+        median_s,
+        min_s,
+        max_s,
+        flops: Some(4.0 * nf * mf * df + 6.0 * nf * mf),
+        entries: None,
+        peak_memory: None,
+    })
+}
+
+fn gemm(n: usize) -> Measurement {
+    let a = Mat::<f64>::from_fn(n, n, |i, j| ((i * 7 + j * 13) % 17) as f64 / 17.0 - 0.5);
+    let b = Mat::<f64>::from_fn(n, n, |i, j| ((i * 5 + j * 11) % 19) as f64 / 19.0 - 0.5);
+    let mut c = Mat::<f64>::zeros(n, n);
+    let (median_s, min_s, max_s) = time_runs(RUNS, || {
+        matmul(
+            c.as_mut(),
+            Accum::Replace,
+            a.as_ref(),
+            b.as_ref(),
+            1.0,
+            Par::rayon(0),
+        );
+        black_box(&c);
+    });
+    Measurement {
+        workload: "gemm",
+        n,
+        median_s,
+        min_s,
+        max_s,
+        flops: Some(2.0 * (n as f64).powi(3)),
+        entries: None,
+        peak_memory: None,
+    }
+}
+
+fn json_line(m: &Measurement, gemm_gflops: Option<f64>) -> String {
+    json!({
+        "workload": m.workload,
+        "n": m.n,
+        "median_s": m.median_s,
+        "min_s": m.min_s,
+        "max_s": m.max_s,
+        "gflops": m.gflops(),
+        "entries_per_s": m.entries.map(|e| e / m.median_s),
+        "neural_tangents_s": anchor(m.workload, m.n),
+        "speedup_vs_neural_tangents": m.speedup(),
+        "fraction_of_gemm": m.gflops().zip(gemm_gflops).map(|(a, b)| a / b),
+        "peak_memory_bytes": m.peak_memory,
+        "runs": RUNS,
+    })
+    .to_string()
+}
+
+fn human_line(m: &Measurement, gemm_gflops: Option<f64>) -> String {
+    let rate = match (m.gflops(), m.entries) {
+        (Some(g), _) => format!(
+            "{g:7.1} GFLOP/s{}",
+            gemm_gflops.map_or(String::new(), |r| format!(" ({:.0}% GEMM)", 100.0 * g / r))
+        ),
+        (None, Some(e)) => format!("{:7.1} M entries/s", e / m.median_s / 1e6),
+        _ => String::new(),
+    };
+    let ratio = match (anchor(m.workload, m.n), m.speedup()) {
+        (Some(a), Some(s)) => format!("nt {a:.3} s, nt/ours = {s:.2}"),
+        _ => "no nt anchor".to_string(),
+    };
+    let memory = m.peak_memory.map_or(String::new(), |b| {
+        format!(", peak RSS {:.2} GB", b as f64 / 1e9)
+    });
+    format!(
+        "{:<20} n = {:>5}  median {:>9.4} s  (min {:.4}, max {:.4})  {rate}  {ratio}{memory}",
+        m.workload, m.n, m.median_s, m.min_s, m.max_s
     )
-    .into())
+}
+
+/// Runs the benchmark suite and prints one line per workload (JSON with `json`).
+/// `quick` keeps every workload at its smallest size; `scaling` adds the cost-growth sweeps.
+pub fn run(quick: bool, json: bool, scaling: bool) -> anyhow::Result<()> {
+    let emit = |m: &Measurement, gemm_gflops: Option<f64>| {
+        if json {
+            println!("{}", json_line(m, gemm_gflops));
+        } else {
+            println!("{}", human_line(m, gemm_gflops));
+        }
+    };
+    if !json {
+        println!(
+            "ntk-lab bench: {} thread(s), {RUNS} runs after a warm-up, float64{}",
+            rayon::current_num_threads(),
+            if quick { ", --quick" } else { "" }
+        );
+    }
+    let g = gemm(4000);
+    let gemm_gflops = g.gflops();
+    emit(&g, gemm_gflops);
+    let sizes: &[usize] = if quick {
+        &[1000]
+    } else {
+        &[1000, 2000, 4000, 8000]
+    };
+    for (name, activation) in [
+        ("analytic-relu-L3", Activation::Relu),
+        ("analytic-erf-L3", Activation::Erf),
+    ] {
+        for &n in sizes {
+            emit(&analytic(name, activation, n)?, gemm_gflops);
+        }
+    }
+    let ntk_sizes: &[usize] = if quick { &[256] } else { &[256, 1024] };
+    for &n in ntk_sizes {
+        emit(&empirical_ntk(n, 512, RUNS)?, gemm_gflops);
+    }
+    emit(
+        &gp_predict(&[f64::INFINITY], "ntk-gp-predict-inf")?,
+        gemm_gflops,
+    );
+    let ten_times: Vec<f64> = (0..10).map(|k| 10f64.powf(k as f64 - 2.0)).collect();
+    emit(&gp_predict(&ten_times, "ntk-gp-predict-10t")?, gemm_gflops);
+    emit(&flow_rhs(256, 4096, RUNS)?, gemm_gflops);
+    if scaling {
+        run_scaling(quick, json)?;
+    }
+    Ok(())
+}
+
+/// Least-squares slope of log y against log x.
+fn log_slope(x: &[f64], y: &[f64]) -> f64 {
+    let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
+    let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
+    let m = lx.len() as f64;
+    let (mx, my) = (lx.iter().sum::<f64>() / m, ly.iter().sum::<f64>() / m);
+    let sxy: f64 = lx.iter().zip(&ly).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let sxx: f64 = lx.iter().map(|a| (a - mx) * (a - mx)).sum();
+    sxy / sxx
+}
+
+fn report_scaling(json: bool, what: &str, variable: &str, points: &[(f64, f64)]) {
+    let (x, y): (Vec<f64>, Vec<f64>) = points.iter().cloned().unzip();
+    let slope = log_slope(&x, &y);
+    if json {
+        println!(
+            "{}",
+            json!({"scaling": what, "variable": variable, "points": points, "fitted_exponent": slope})
+        );
+    } else {
+        let list: Vec<String> = points
+            .iter()
+            .map(|(a, b)| format!("{variable}={a}: {b:.4} s"))
+            .collect();
+        println!(
+            "scaling {what}: {}; fitted exponent {slope:.2}",
+            list.join(", ")
+        );
+    }
+}
+
+/// Cost growth (issue 9): analytic kernel time against n and depth, empirical NTK against width
+/// and n, gradient-flow RHS cost against width. Three runs per point after a warm-up.
+fn run_scaling(quick: bool, json: bool) -> anyhow::Result<()> {
+    let runs = 3;
+    let ns: &[usize] = if quick {
+        &[500, 1000, 2000]
+    } else {
+        &[1000, 2000, 4000, 8000, 16000]
+    };
+    let points: Vec<(f64, f64)> = ns
+        .iter()
+        .map(|&n| {
+            analytic_depth("analytic-relu-L3", Activation::Relu, n, 3, runs)
+                .map(|m| (n as f64, m.median_s))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    report_scaling(json, "analytic-relu-L3 time vs n", "n", &points);
+    let depths: &[usize] = if quick {
+        &[1, 2, 4, 8]
+    } else {
+        &[1, 2, 4, 8, 12, 16, 20]
+    };
+    let points: Vec<(f64, f64)> = depths
+        .iter()
+        .map(|&depth| {
+            analytic_depth("analytic-relu", Activation::Relu, 2000, depth, runs)
+                .map(|m| (depth as f64, m.median_s))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    report_scaling(json, "analytic-relu time vs depth (n = 2000)", "L", &points);
+    let widths: &[usize] = if quick {
+        &[128, 256, 512]
+    } else {
+        &[256, 512, 1024, 2048]
+    };
+    let points: Vec<(f64, f64)> = widths
+        .iter()
+        .map(|&w| empirical_ntk(256, w, runs).map(|m| (w as f64, m.median_s)))
+        .collect::<anyhow::Result<_>>()?;
+    report_scaling(
+        json,
+        "empirical-ntk-mlp time vs width (n = 256)",
+        "width",
+        &points,
+    );
+    let ntk_ns: &[usize] = if quick {
+        &[128, 256, 512]
+    } else {
+        &[256, 512, 1024, 2048]
+    };
+    let points: Vec<(f64, f64)> = ntk_ns
+        .iter()
+        .map(|&n| empirical_ntk(n, 512, runs).map(|m| (n as f64, m.median_s)))
+        .collect::<anyhow::Result<_>>()?;
+    report_scaling(
+        json,
+        "empirical-ntk-mlp time vs n (width 512)",
+        "n",
+        &points,
+    );
+    let flow_widths: &[usize] = if quick {
+        &[512, 1024, 2048]
+    } else {
+        &[1024, 2048, 4096, 8192, 16384]
+    };
+    let points: Vec<(f64, f64)> = flow_widths
+        .iter()
+        .map(|&w| flow_rhs(256, w, runs).map(|m| (w as f64, m.median_s)))
+        .collect::<anyhow::Result<_>>()?;
+    report_scaling(
+        json,
+        "flow-rhs time per RHS vs width (n = 256)",
+        "width",
+        &points,
+    );
+    Ok(())
 }

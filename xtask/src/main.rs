@@ -54,6 +54,9 @@ enum Command {
         /// Machine-readable JSON output.
         #[arg(long)]
         json: bool,
+        /// Also measure how cost grows with n, depth and width (fitted exponents).
+        #[arg(long)]
+        scaling: bool,
     },
 }
 
@@ -131,8 +134,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             println!("{output}");
             Ok(0)
         }
-        Command::Bench { quick, json } => {
-            xtask::bench::run(quick, json)?;
+        Command::Bench {
+            quick,
+            json,
+            scaling,
+        } => {
+            xtask::bench::run(quick, json, scaling)?;
             Ok(0)
         }
     }

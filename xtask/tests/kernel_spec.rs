@@ -366,7 +366,7 @@ fn the_command_exits_2_with_one_line_on_bad_input() {
     );
     assert_eq!(code, 2);
     assert!(stderr.contains("valid ids"), "{stderr}");
-    let (code, _, _) = run_binary(&["bench", "--quick"], "");
+    let (code, _, _) = run_binary(&["bench", "--no-such-flag"], "");
     assert_eq!(code, 2);
 }
 
