@@ -13,9 +13,9 @@
 //! ρ = diag_reg (absolute scale) or ρ = diag_reg · tr(Θ)/n (neural-tangents' default).
 
 use super::ridge::{check_problem, check_test_test, check_test_train};
-use super::spd::{Cholesky, Eigen, SolveInfo, check_gram};
+use super::spd::{Cholesky, Eigen, SolveInfo, check_gram, gemm};
 use crate::{Error, Result};
-use faer::linalg::matmul::matmul;
+
 use faer::{Accum, Mat, MatRef, Par};
 use std::sync::OnceLock;
 
@@ -100,7 +100,7 @@ fn scale_rows(a: MatRef<'_, f64>, g: &[f64]) -> Mat<f64> {
 
 fn product(a: MatRef<'_, f64>, b: MatRef<'_, f64>, par: Par) -> Mat<f64> {
     let mut out = Mat::<f64>::zeros(a.nrows(), b.ncols());
-    matmul(out.as_mut(), Accum::Replace, a, b, 1.0, par);
+    gemm(out.as_mut(), Accum::Replace, a, b, 1.0, par);
     out
 }
 
@@ -253,7 +253,7 @@ impl GradientDescentMse {
                     Some(test) => {
                         let alpha = self.cholesky()?.solve((-&residual).as_ref(), par)?;
                         let mut fx = test.fx_test_0.to_owned();
-                        matmul(
+                        gemm(
                             fx.as_mut(),
                             Accum::Add,
                             test.k_test_train,
@@ -287,7 +287,7 @@ impl GradientDescentMse {
                 .map(|&l| -(-scale * t * l).exp_m1() / l)
                 .collect();
             let mut fx_train = self.y_train.clone();
-            matmul(
+            gemm(
                 fx_train.as_mut(),
                 Accum::Add,
                 eigen.vectors(),
@@ -298,7 +298,7 @@ impl GradientDescentMse {
             let fx_test = match (test, projected_test.as_ref()) {
                 (Some(test), Some(a)) => {
                     let mut fx = test.fx_test_0.to_owned();
-                    matmul(
+                    gemm(
                         fx.as_mut(),
                         Accum::Add,
                         a.as_ref(),
@@ -448,7 +448,7 @@ impl NtkGp {
                         .solve(test.ntk_test_train.transpose(), par)?;
                     let ks = product(self.nngp_train_train.as_ref(), s.as_ref(), par);
                     let mut cov = k_tt.to_owned();
-                    matmul(
+                    gemm(
                         cov.as_mut(),
                         Accum::Add,
                         s.transpose(),
@@ -474,7 +474,7 @@ impl NtkGp {
                     let ag = scale_columns(a.as_ref(), &growth);
                     let agc = product(ag.as_ref(), c.as_ref(), par);
                     let mut cov = k_tt.to_owned();
-                    matmul(
+                    gemm(
                         cov.as_mut(),
                         Accum::Add,
                         agc.as_ref(),

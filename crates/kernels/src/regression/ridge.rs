@@ -3,9 +3,9 @@
 //! All three solve one positive-definite system with the train Gram matrix K (plus a ridge or
 //! noise term λ when, and only when, the caller passes one) through a faer Cholesky factor.
 
-use super::spd::{Cholesky, SolveInfo, check_ridge};
+use super::spd::{Cholesky, SolveInfo, check_ridge, deterministic_par, gemm};
 use crate::{Error, Result};
-use faer::linalg::matmul::matmul;
+
 use faer::{Accum, Mat, MatRef, Par};
 
 /// Predictions of a kernel regressor with the diagnostics of its solve.
@@ -84,7 +84,7 @@ fn predict_with(
 ) -> Result<Mat<f64>> {
     let alpha = factor.solve(y_train, par)?;
     let mut mean = Mat::<f64>::zeros(k_test_train.nrows(), y_train.ncols());
-    matmul(
+    gemm(
         mean.as_mut(),
         Accum::Replace,
         k_test_train,
@@ -168,13 +168,14 @@ pub fn gp_inference(
             check_test_test(m, k_tt)?;
             // V = L⁻¹ K_X*, Σ = K_** − VᵀV.
             let mut v = k_test_train.transpose().to_owned();
+            let solve_par = deterministic_par(v.nrows(), v.ncols(), par);
             faer::linalg::triangular_solve::solve_lower_triangular_in_place(
                 factor.lower(),
                 v.as_mut(),
-                par,
+                solve_par,
             );
             let mut cov = k_tt.to_owned();
-            matmul(
+            gemm(
                 cov.as_mut(),
                 Accum::Add,
                 v.transpose(),

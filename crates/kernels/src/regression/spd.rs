@@ -95,6 +95,26 @@ pub(crate) fn check_ridge(arg: &'static str, ridge: f64) -> Result<()> {
     Ok(())
 }
 
+/// faer may split the reduction of a thin product (a matrix–vector product, or a product with
+/// few output rows or columns) across threads, which changes the rounding with the thread count.
+/// Such products are memory-bound anyway, so they run sequentially; wide products keep `par`.
+pub(crate) fn deterministic_par(rows: usize, cols: usize, par: Par) -> Par {
+    if rows.min(cols) < 32 { Par::Seq } else { par }
+}
+
+/// `dst ← accum(dst, alpha·a·b)` with [`deterministic_par`].
+pub(crate) fn gemm(
+    dst: faer::MatMut<'_, f64>,
+    accum: Accum,
+    a: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    alpha: f64,
+    par: Par,
+) {
+    let par = deterministic_par(dst.nrows(), dst.ncols(), par);
+    matmul(dst, accum, a, b, alpha, par);
+}
+
 /// Smallest eigenvalue by a full symmetric eigendecomposition (used on the error path only).
 fn exact_lambda_min(k: MatRef<'_, f64>, par: Par) -> Result<f64> {
     let values = eigen_in_place(k, false, par)?.0;
@@ -259,13 +279,20 @@ impl Cholesky {
         }
         let lambda_max = lanczos_largest(n, |v| {
             let mut w = Mat::<f64>::zeros(n, 1);
-            matmul(w.as_mut(), Accum::Replace, a.as_ref(), v.as_ref(), 1.0, par);
+            matmul(
+                w.as_mut(),
+                Accum::Replace,
+                a.as_ref(),
+                v.as_ref(),
+                1.0,
+                Par::Seq,
+            );
             w
         })?;
         let lower_ref = lower.as_ref();
         let inverse_max = lanczos_largest(n, |v| {
             let mut w = v.clone();
-            solve_with_lower(lower_ref, w.as_mut(), par);
+            solve_with_lower(lower_ref, w.as_mut(), Par::Seq);
             w
         })?;
         let lambda_min = 1.0 / inverse_max;
@@ -298,6 +325,7 @@ impl Cholesky {
             });
         }
         let mut x = rhs.to_owned();
+        let par = deterministic_par(x.nrows(), x.ncols(), par);
         solve_with_lower(self.lower.as_ref(), x.as_mut(), par);
         Ok(x)
     }
