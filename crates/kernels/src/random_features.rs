@@ -107,13 +107,19 @@ pub fn random_feature_kernels(
     check_activation(act)?;
     let d = x1.ncols() as f64;
     let mut gram = Mat::<f64>::zeros(x1.nrows(), x2.nrows());
+    // Thin outputs sequentially: faer may split their reduction across threads.
+    let gemm_par = if x1.nrows().min(x2.nrows()) < 32 {
+        Par::Seq
+    } else {
+        par
+    };
     matmul(
         gram.as_mut(),
         Accum::Replace,
         x1,
         x2.transpose(),
         1.0 / d,
-        par,
+        gemm_par,
     );
     let sq1: Vec<f64> = (0..x1.nrows())
         .map(|i| {
@@ -337,6 +343,9 @@ impl RandomFeatures {
         let n = self.n_features() as f64;
         let d = self.dim() as f64;
         let (n1, n2) = (x1.nrows(), x2.nrows());
+        // faer may split the long reduction over N of a thin product across threads, which
+        // changes rounding with the thread count: thin outputs are computed sequentially.
+        let gemm_par = if n1.min(n2) < 32 { Par::Seq } else { par };
         let mut rf = Mat::<f64>::zeros(n1, n2);
         let s1 = self.activations(act, x1, false, par);
         let s2 = self.activations(act, x2, false, par);
@@ -346,7 +355,7 @@ impl RandomFeatures {
             s1.as_ref(),
             s2.transpose(),
             1.0 / n,
-            par,
+            gemm_par,
         );
         let mut slopes = Mat::<f64>::zeros(n1, n2);
         let ds1 = self.activations(act, x1, true, par);
@@ -357,10 +366,17 @@ impl RandomFeatures {
             ds1.as_ref(),
             ds2.transpose(),
             1.0 / (n * d),
-            par,
+            gemm_par,
         );
         let mut gram = Mat::<f64>::zeros(n1, n2);
-        matmul(gram.as_mut(), Accum::Replace, x1, x2.transpose(), 1.0, par);
+        matmul(
+            gram.as_mut(),
+            Accum::Replace,
+            x1,
+            x2.transpose(),
+            1.0,
+            gemm_par,
+        );
         let nt = Mat::from_fn(n1, n2, |i, j| gram[(i, j)] * slopes[(i, j)]);
         for (arg, m) in [("rf", &rf), ("nt", &nt)] {
             crate::error::check_finite_mat(arg, m.as_ref())?;

@@ -188,6 +188,16 @@ fn analytic_kernels_are_symmetric_psd_and_deterministic() {
         .kernels(&Activation::Tanh, x.as_ref(), x.as_ref(), Par::rayon(2))
         .unwrap();
     assert!(seq.rf == par.rf && seq.nt == par.nt);
+    // A thin output with a long reduction (4 points, N = 100 000 features).
+    let thin = RandomFeatures::from_seed(100_000, 6, 10).unwrap();
+    let x = gaussian_matrix(&mut rng, 4, 6);
+    let seq = thin
+        .kernels(&Activation::Relu, x.as_ref(), x.as_ref(), Par::Seq)
+        .unwrap();
+    let par = thin
+        .kernels(&Activation::Relu, x.as_ref(), x.as_ref(), Par::rayon(2))
+        .unwrap();
+    assert!(seq.rf == par.rf && seq.nt == par.nt);
     assert_eq!(features, RandomFeatures::from_seed(500, 6, 9).unwrap());
 }
 
