@@ -9,6 +9,8 @@ mod fine_grained;
 mod gd_vs_linear;
 mod hessian_ntk_spectrum;
 mod interpolator;
+mod jacot_fig1;
+mod lazy_alpha;
 mod lazy_ratio;
 mod linearized_decay;
 mod mercer_spectrum;
@@ -22,6 +24,7 @@ mod sgd;
 mod single_neuron;
 mod smooth_lipschitz;
 mod staircase;
+mod weak_vs_full;
 
 /// Every experiment of `cargo xtask reproduce`, in report order.
 pub fn registry() -> Vec<Box<dyn Experiment>> {
@@ -31,6 +34,8 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
         Box::new(lazy_ratio::LazyRatio),
         Box::new(proof_strategy::ProofStrategy),
         Box::new(ntk_at_init::NtkAtInit),
+        Box::new(jacot_fig1::JacotFig1),
+        Box::new(weak_vs_full::WeakVsFull),
         Box::new(relu_ntk_closed_form::ReluNtkClosedForm),
         Box::new(non_lipschitz::NonLipschitz),
         Box::new(smooth_lipschitz::SmoothLipschitz),
@@ -39,6 +44,7 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
         Box::new(fine_grained::FineGrained),
         Box::new(ngd::Ngd),
         Box::new(sgd::Sgd),
+        Box::new(lazy_alpha::LazyAlpha),
         Box::new(hessian_ntk_spectrum::HessianNtkSpectrum),
         Box::new(catapult::Catapult),
         Box::new(linearized_decay::LinearizedDecay),
