@@ -7,6 +7,7 @@ mod catapult;
 mod du_synthetic;
 mod fine_grained;
 mod gd_vs_linear;
+mod generalization_bounds;
 mod hessian_ntk_spectrum;
 mod interpolator;
 mod jacot_fig1;
@@ -44,6 +45,7 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
         Box::new(fine_grained::FineGrained),
         Box::new(ngd::Ngd),
         Box::new(sgd::Sgd),
+        Box::new(generalization_bounds::GeneralizationBounds),
         Box::new(lazy_alpha::LazyAlpha),
         Box::new(hessian_ntk_spectrum::HessianNtkSpectrum),
         Box::new(catapult::Catapult),
