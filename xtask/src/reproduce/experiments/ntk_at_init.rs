@@ -35,7 +35,11 @@ fn arora_architecture(n_hidden: usize, width: usize) -> anyhow::Result<Architect
     for h in 0..n_hidden {
         layers.push(Layer::Dense {
             width,
-            w_std: if h == 0 { 1.0 } else { std::f64::consts::SQRT_2 },
+            w_std: if h == 0 {
+                1.0
+            } else {
+                std::f64::consts::SQRT_2
+            },
             b_std: None,
         });
         layers.push(Layer::Activation(Activation::Relu));
@@ -181,7 +185,8 @@ $$\\Theta^{(L)}(\\mathbf{x}, \\mathbf{x}') = \\sum_{h=1}^{L+1} \\left(\\Sigma^{(
         let mut data_depths = Vec::new();
         let mut ratios = Vec::new();
         for (li, &l) in depths.iter().enumerate() {
-            let diag_scale = (0..N_POINTS).map(|i| analytic[li][(i, i)]).sum::<f64>() / N_POINTS as f64;
+            let diag_scale =
+                (0..N_POINTS).map(|i| analytic[li][(i, i)]).sum::<f64>() / N_POINTS as f64;
             let mut means = Vec::new();
             let mut q90s = Vec::new();
             for (wi, &w) in widths.iter().enumerate() {
@@ -200,10 +205,18 @@ $$\\Theta^{(L)}(\\mathbf{x}, \\mathbf{x}') = \\sum_{h=1}^{L+1} \\left(\\Sigma^{(
                 means.push(mean);
                 q90s.push(q90);
             }
-            let fit = power_law_fit(&xs, &means, Bootstrap::new(ctx.task_seed(50_000 + li as u64)))
-                .map_err(|e| anyhow!("power-law fit, L = {l}: {e}"))?;
-            let fit90 = power_law_fit(&xs, &q90s, Bootstrap::new(ctx.task_seed(60_000 + li as u64)))
-                .map_err(|e| anyhow!("power-law fit (90%), L = {l}: {e}"))?;
+            let fit = power_law_fit(
+                &xs,
+                &means,
+                Bootstrap::new(ctx.task_seed(50_000 + li as u64)),
+            )
+            .map_err(|e| anyhow!("power-law fit, L = {l}: {e}"))?;
+            let fit90 = power_law_fit(
+                &xs,
+                &q90s,
+                Bootstrap::new(ctx.task_seed(60_000 + li as u64)),
+            )
+            .map_err(|e| anyhow!("power-law fit (90%), L = {l}: {e}"))?;
             claims.push(Claim::check(
                 &format!("slope-L{l}"),
                 &format!(
@@ -231,7 +244,10 @@ $$\\Theta^{(L)}(\\mathbf{x}, \\mathbf{x}') = \\sum_{h=1}^{L+1} \\left(\\Sigma^{(
                 req_table,
                 "| {l} | {target:.2} | {theorem_width:.3e} | {observed_width:.3e} | {ratio:.2e} |"
             )?;
-            let mut s = Series::line(format!("L = {l}"), xs.iter().cloned().zip(means.clone()).collect());
+            let mut s = Series::line(
+                format!("L = {l}"),
+                xs.iter().cloned().zip(means.clone()).collect(),
+            );
             s.marker = Marker::LineAndPoints;
             chart = chart.with(s);
             data_depths.push(json!({
@@ -257,7 +273,9 @@ $$\\Theta^{(L)}(\\mathbf{x}, \\mathbf{x}') = \\sum_{h=1}^{L+1} \\left(\\Sigma^{(
             let y0 = first["mean_abs_error"][0].as_f64().unwrap_or(1.0);
             chart = chart.with(Series::line(
                 "∝ m^(−1/2)",
-                xs.iter().map(|&w| (w, y0 * (w / xs[0]).powf(-0.5))).collect(),
+                xs.iter()
+                    .map(|&w| (w, y0 * (w / xs[0]).powf(-0.5)))
+                    .collect(),
             ));
         }
         let (fig_abs, fig_rel) = ctx.figure_path("error.svg");
