@@ -6,18 +6,26 @@ use super::experiment::Experiment;
 mod catapult;
 mod du_synthetic;
 mod fine_grained;
+mod gd_vs_linear;
+mod generalization_bounds;
+mod hessian_ntk_spectrum;
 mod interpolator;
+mod jacot_fig1;
+mod lazy_alpha;
 mod lazy_ratio;
 mod linearized_decay;
 mod mercer_spectrum;
+mod ngd;
 mod non_lipschitz;
 mod ntk_at_init;
 mod proof_strategy;
 mod relu_ntk_closed_form;
 mod rf_nt_concentration;
+mod sgd;
 mod single_neuron;
 mod smooth_lipschitz;
 mod staircase;
+mod weak_vs_full;
 
 /// Every experiment of `cargo xtask reproduce`, in report order.
 pub fn registry() -> Vec<Box<dyn Experiment>> {
@@ -27,16 +35,24 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
         Box::new(lazy_ratio::LazyRatio),
         Box::new(proof_strategy::ProofStrategy),
         Box::new(ntk_at_init::NtkAtInit),
+        Box::new(jacot_fig1::JacotFig1),
+        Box::new(weak_vs_full::WeakVsFull),
         Box::new(relu_ntk_closed_form::ReluNtkClosedForm),
         Box::new(non_lipschitz::NonLipschitz),
         Box::new(smooth_lipschitz::SmoothLipschitz),
         Box::new(mercer_spectrum::MercerSpectrum),
         Box::new(du_synthetic::DuSynthetic),
         Box::new(fine_grained::FineGrained),
+        Box::new(ngd::Ngd),
+        Box::new(sgd::Sgd),
+        Box::new(generalization_bounds::GeneralizationBounds),
+        Box::new(lazy_alpha::LazyAlpha),
+        Box::new(hessian_ntk_spectrum::HessianNtkSpectrum),
         Box::new(catapult::Catapult),
         Box::new(linearized_decay::LinearizedDecay),
         Box::new(rf_nt_concentration::RfNtConcentration),
         Box::new(staircase::Staircase),
         Box::new(single_neuron::SingleNeuron),
+        Box::new(gd_vs_linear::GdVsLinear),
     ]
 }
