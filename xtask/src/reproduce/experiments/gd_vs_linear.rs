@@ -145,9 +145,9 @@ Theorem 3 (informal version of [DZPS18, DLL⁺19, AZLS19, ZCZG20, COB19]). *When
     }
 
     fn run(&self, ctx: &Context<'_>) -> anyhow::Result<Findings> {
-        let widths = doubling_grid(64, ctx.scale.pick(5, 8, 10));
+        let widths = doubling_grid(64, ctx.scale.pick(5, 7, 10));
         let seeds: usize = ctx.scale.pick(2, 3, 8);
-        let steps: usize = ctx.scale.pick(200, 600, 2000);
+        let steps: usize = ctx.scale.pick(200, 400, 2000);
         let mut data_rng = ctx.rng(1);
         let x = sphere_points(&mut data_rng, N_TRAIN, INPUT_DIM);
         let x_test = sphere_points(&mut data_rng, N_TEST, INPUT_DIM);

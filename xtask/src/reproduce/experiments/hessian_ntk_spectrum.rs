@@ -106,8 +106,8 @@ Thus, near the global minimum  $\\mathbf{w}_*$  with  $L(\\mathbf{w}_*) \\approx
     fn run(&self, ctx: &Context<'_>) -> anyhow::Result<Findings> {
         let width: usize = ctx.scale.pick(24, 32, 64);
         let depth = 2;
-        let n: usize = ctx.scale.pick(12, 20, 40);
-        let n_checkpoints: usize = ctx.scale.pick(10, 14, 20);
+        let n: usize = ctx.scale.pick(12, 16, 40);
+        let n_checkpoints: usize = ctx.scale.pick(10, 12, 20);
         let net = mlp(width, depth)?;
         let p = net.n_params();
         let mut rng = ctx.rng(1);
