@@ -30,27 +30,31 @@ const fn series() -> [f64; N_TERMS] {
 
 const COEF: [f64; N_TERMS] = series();
 
-/// p(s) = arcsin(s) for s ∈ [0, ½], given z = s².
+/// p(s) = arcsin(s) for s ∈ [0, ½], given z = s² (Horner with separate multiply and add, or
+/// with fused multiply-adds when `FUSED`).
 #[inline(always)]
-fn asin_reduced(s: f64, z: f64) -> f64 {
+fn asin_reduced<const FUSED: bool>(s: f64, z: f64) -> f64 {
     let mut acc = COEF[N_TERMS - 1];
     let mut k = N_TERMS - 1;
     while k > 0 {
         k -= 1;
-        acc = acc * z + COEF[k];
+        acc = if FUSED {
+            acc.mul_add(z, COEF[k])
+        } else {
+            acc * z + COEF[k]
+        };
     }
     s * acc
 }
 
-/// arccos(x) for x ∈ [−1, 1] (inputs outside are clamped), accurate to a few ulps.
 #[inline(always)]
-pub fn acos(x: f64) -> f64 {
+fn acos_impl<const FUSED: bool>(x: f64) -> f64 {
     let x = x.clamp(-1.0, 1.0);
     let ax = x.abs();
     let big = ax > 0.5;
     let z = if big { 0.5 * (1.0 - ax) } else { ax * ax };
     let s = if big { z.sqrt() } else { ax };
-    let p = asin_reduced(s, z);
+    let p = asin_reduced::<FUSED>(s, z);
     // |x| ≤ ½: π/2 − sign(x) p;  x > ½: 2p;  x < −½: π − 2p.
     let small_res = std::f64::consts::FRAC_PI_2 - p.copysign(x);
     let big_res = if x > 0.0 {
@@ -61,21 +65,46 @@ pub fn acos(x: f64) -> f64 {
     if big { big_res } else { small_res }
 }
 
-/// arcsin(x) for x ∈ [−1, 1] (inputs outside are clamped), accurate to a few ulps.
 #[inline(always)]
-pub fn asin(x: f64) -> f64 {
+fn asin_impl<const FUSED: bool>(x: f64) -> f64 {
     let x = x.clamp(-1.0, 1.0);
     let ax = x.abs();
     let big = ax > 0.5;
     let z = if big { 0.5 * (1.0 - ax) } else { ax * ax };
     let s = if big { z.sqrt() } else { ax };
-    let p = asin_reduced(s, z);
+    let p = asin_reduced::<FUSED>(s, z);
     let r = if big {
         std::f64::consts::FRAC_PI_2 - 2.0 * p
     } else {
         p
     };
     r.copysign(x)
+}
+
+/// arccos(x) for x ∈ [−1, 1] (inputs outside are clamped), accurate to a few ulps.
+#[inline(always)]
+pub fn acos(x: f64) -> f64 {
+    acos_impl::<false>(x)
+}
+
+/// arcsin(x) for x ∈ [−1, 1] (inputs outside are clamped), accurate to a few ulps.
+#[inline(always)]
+pub fn asin(x: f64) -> f64 {
+    asin_impl::<false>(x)
+}
+
+/// [`acos`] with the series evaluated by fused multiply-adds (`f64::mul_add`, exactly rounded
+/// on every target): for loops compiled with FMA enabled (the SIMD-dispatched kernel tiles);
+/// elsewhere each `mul_add` is a library call.
+#[inline(always)]
+pub fn acos_fused(x: f64) -> f64 {
+    acos_impl::<true>(x)
+}
+
+/// [`asin`] with fused multiply-adds; see [`acos_fused`].
+#[inline(always)]
+pub fn asin_fused(x: f64) -> f64 {
+    asin_impl::<true>(x)
 }
 
 #[cfg(test)]
@@ -91,6 +120,12 @@ mod tests {
             let x = -1.0 + 2.0 * i as f64 / (n - 1) as f64;
             let a = super::acos(x);
             let b = super::asin(x);
+            let (af, bf) = (super::acos_fused(x), super::asin_fused(x));
+            assert!((af - x.acos()).abs() <= tol, "acos_fused({x})");
+            assert!(
+                (bf - x.asin()).abs() <= tol.max(4.0 * f64::EPSILON * x.asin().abs()),
+                "asin_fused({x})"
+            );
             assert!(
                 (a - x.acos()).abs() <= tol,
                 "acos({x}) = {a} vs {}",
@@ -104,6 +139,8 @@ mod tests {
         for x in [-1.0, -0.5, 0.5, 1.0, 0.0, -0.0, 1e-300] {
             assert!((super::acos(x) - f64::acos(x)).abs() <= tol);
             assert!((super::asin(x) - f64::asin(x)).abs() <= tol);
+            assert!((super::acos_fused(x) - f64::acos(x)).abs() <= tol);
+            assert!((super::asin_fused(x) - f64::asin(x)).abs() <= tol);
         }
         assert_eq!(super::acos(1.0), 0.0);
         assert_eq!(super::acos(1.0 + 1e-15), 0.0);

@@ -250,7 +250,7 @@ fn run_strip(
                         for ((ck, tk), &s1) in c.iter_mut().zip(t.iter_mut()).zip(scale1) {
                             let scale = s1 * scale2;
                             let arg = (2.0 * *ck * scale).clamp(-1.0, 1.0);
-                            *ck = 2.0 / PI * arc::asin(arg);
+                            *ck = 2.0 / PI * arc::asin_fused(arg);
                             *tk *= 4.0 / PI * scale / (1.0 - arg * arg).sqrt();
                         }
                     }
@@ -304,7 +304,7 @@ fn piecewise_linear_strip(
     let t = &mut t[..len];
     for k in 0..len {
         let rho = (c[k] * r1[k] * r2).clamp(-1.0, 1.0);
-        let theta = arc::acos(rho);
+        let theta = arc::acos_fused(rho);
         let sin = (1.0 - rho * rho).max(0.0).sqrt();
         let pi_minus = PI - theta;
         c[k] = sq1[k] * sq2 * (sum_sq * (sin + pi_minus * rho) - cross * (sin - theta * rho));
@@ -323,7 +323,7 @@ fn gelu_entry(q1: f64, q2: f64, rsqrt_prod: f64, c: f64) -> (f64, f64) {
     let p = (1.0 + q1) * (1.0 + q2);
     let d2 = p - c * c;
     let d = d2.sqrt();
-    let angle = arc::asin(c / p.sqrt());
+    let angle = arc::asin_fused(c / p.sqrt());
     let q12 = q1 * q2;
     (
         0.25 * c + ((c * c + q12 * d2) / (p * d) + c * angle) / (2.0 * PI),
