@@ -26,6 +26,7 @@ mod single_neuron;
 mod smooth_lipschitz;
 mod staircase;
 mod weak_vs_full;
+mod width_requirements;
 
 /// Every experiment of `cargo xtask reproduce`, in report order.
 pub fn registry() -> Vec<Box<dyn Experiment>> {
@@ -46,6 +47,7 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
         Box::new(ngd::Ngd),
         Box::new(sgd::Sgd),
         Box::new(generalization_bounds::GeneralizationBounds),
+        Box::new(width_requirements::WidthRequirements),
         Box::new(lazy_alpha::LazyAlpha),
         Box::new(hessian_ntk_spectrum::HessianNtkSpectrum),
         Box::new(catapult::Catapult),
