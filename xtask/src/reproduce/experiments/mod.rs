@@ -11,6 +11,7 @@ mod generalization_bounds;
 mod hessian_ntk_spectrum;
 mod interpolator;
 mod jacot_fig1;
+mod jacot_fig2;
 mod lazy_alpha;
 mod lazy_ratio;
 mod linearized_decay;
@@ -37,6 +38,7 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
         Box::new(proof_strategy::ProofStrategy),
         Box::new(ntk_at_init::NtkAtInit),
         Box::new(jacot_fig1::JacotFig1),
+        Box::new(jacot_fig2::JacotFig2),
         Box::new(weak_vs_full::WeakVsFull),
         Box::new(relu_ntk_closed_form::ReluNtkClosedForm),
         Box::new(non_lipschitz::NonLipschitz),
