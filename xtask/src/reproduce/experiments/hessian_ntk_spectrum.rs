@@ -138,7 +138,7 @@ Thus, near the global minimum  $\\mathbf{w}_*$  with  $L(\\mathbf{w}_*) \\approx
 
         // Part 2: train by gradient flow and compare the spectra along the way.
         let lambda_min_flow = ntk_ev[n - 1] / n as f64;
-        if !(lambda_min_flow > 0.0) {
+        if lambda_min_flow.is_nan() || lambda_min_flow <= 0.0 {
             return Err(anyhow!("λ_min(Θ̂₀/n) = {lambda_min_flow:e} is not positive"));
         }
         // e^{−10} decay of the slowest linearized mode (seed 004 Lemma 1); the kernel grows during

@@ -160,7 +160,7 @@ Lazy training does not exploit nonlinearities and typically is less efficient th
                 let unit = AlphaScaled::new(&net, &theta0, 1.0)?;
                 let lin = LinearizedFlow::new(&unit, x.as_ref(), &y, &theta0)?;
                 let lambda_min = lin.flow_eigenvalues()[0];
-                if !(lambda_min > 0.0) {
+                if lambda_min.is_nan() || lambda_min <= 0.0 {
                     return Err(anyhow!("λ_min(Θ̂₀/n) = {lambda_min:e} is not positive"));
                 }
                 let t_end = 12.0 / lambda_min;

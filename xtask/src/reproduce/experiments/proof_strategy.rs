@@ -106,7 +106,7 @@ fn run_one(
     let lin = LinearizedFlow::new(&net, x, y, &theta0)?;
     let eigenvalues = lin.flow_eigenvalues();
     let lambda_min = eigenvalues[0];
-    if !(lambda_min > 0.0) {
+    if lambda_min.is_nan() || lambda_min <= 0.0 {
         return Err(anyhow!(
             "width {width}: λ_min(Θ̂₀/n) = {lambda_min:e} is not positive"
         ));
