@@ -50,9 +50,15 @@ fn gram(
     );
 }
 
-/// Side of the square output blocks of the empirical NTK (three 128 KB scratch blocks per
-/// worker stay in L2).
+/// Largest side of the square output blocks of the empirical NTK (three 128 KB scratch blocks
+/// per worker stay in L2).
 const BLOCK: usize = 128;
+
+/// Block side for an n₁ × n₂ output: 128, or 64 when the output is small, so that both cores
+/// get several blocks. It depends on the shapes only, never on the thread count.
+fn block_side(n1: usize, n2: usize) -> usize {
+    if n1.max(n2) >= 768 { BLOCK } else { BLOCK / 2 }
+}
 
 /// The per-layer factors of Θ̂ = Σ_l (s_w² G₁G₂ᵀ + s_b²) ⊙ Δ₁Δ₂ᵀ.
 struct LayerFactors<'a> {
@@ -72,21 +78,17 @@ struct OutputBlock<'a> {
     mirror: Vec<&'a mut [f64]>,
 }
 
-/// Column-major BLOCK × BLOCK scratch of one worker.
+/// Column-major scratch of one worker (room for BLOCK × BLOCK, packed with leading dimension
+/// equal to the block's row count).
 struct BlockScratch {
     ntk: Vec<f64>,
     inputs: Vec<f64>,
     deltas: Vec<f64>,
 }
 
-/// A column-major view of the leading `n_rows × n_cols` corner of a BLOCK × BLOCK scratch.
+/// A packed column-major `n_rows × n_cols` view of a scratch buffer.
 fn scratch_view(buf: &mut [f64], n_rows: usize, n_cols: usize) -> faer::MatMut<'_, f64> {
-    faer::MatMut::from_column_major_slice_with_stride_mut(
-        &mut buf[..(n_cols - 1) * BLOCK + n_rows],
-        n_rows,
-        n_cols,
-        BLOCK,
-    )
+    faer::MatMut::from_column_major_slice_mut(&mut buf[..n_rows * n_cols], n_rows, n_cols)
 }
 
 /// One output block: Σ_l (s_w² G₁G₂ᵀ + s_b²) ⊙ Δ₁Δ₂ᵀ on the block, then copied (and mirrored).
@@ -125,7 +127,7 @@ fn ntk_block(
         }
         let bias = factor.bias_term;
         for jj in 0..n_cols {
-            let range = jj * BLOCK..jj * BLOCK + n_rows;
+            let range = jj * n_rows..(jj + 1) * n_rows;
             let out = &mut ntk[range.clone()];
             let gi = &inputs[range.clone()];
             match (factor.deltas.is_some(), layer_idx == 0) {
@@ -156,16 +158,16 @@ fn ntk_block(
         // Exact symmetry of the diagonal block: its lower triangle from its upper triangle.
         for jj in 0..n_cols {
             for ii in 0..jj {
-                ntk[jj + ii * BLOCK] = ntk[ii + jj * BLOCK];
+                ntk[jj + ii * n_rows] = ntk[ii + jj * n_rows];
             }
         }
     }
     for (jj, out) in block.direct.iter_mut().enumerate() {
-        out.copy_from_slice(&ntk[jj * BLOCK..jj * BLOCK + n_rows]);
+        out.copy_from_slice(&ntk[jj * n_rows..(jj + 1) * n_rows]);
     }
     for (ii, out) in block.mirror.iter_mut().enumerate() {
         for (jj, o) in out.iter_mut().enumerate() {
-            *o = ntk[ii + jj * BLOCK];
+            *o = ntk[ii + jj * n_rows];
         }
     }
 }
@@ -210,7 +212,7 @@ impl Mlp {
         (cache, deltas)
     }
 
-    /// Θ̂(X1, X2) by blocks: for each 128 × 128 output block (the upper block triangle only when
+    /// Θ̂(X1, X2) by blocks: for each 128 × 128 (64 × 64 for small outputs) output block (the upper block triangle only when
     /// X1 = X2), the per-layer Gram blocks G₁G₂ᵀ and Δ₁Δ₂ᵀ are formed by sequential GEMMs into
     /// cache-resident scratch and combined there, so no n × n intermediate is written; blocks
     /// run in parallel (rayon) and the partition does not depend on the thread count.
@@ -259,14 +261,15 @@ impl Mlp {
             .collect();
 
         let mut ntk = Mat::<f64>::zeros(n1, n2);
-        let blocks1 = n1.div_ceil(BLOCK);
-        let blocks2 = n2.div_ceil(BLOCK);
+        let side = block_side(n1, n2);
+        let blocks1 = n1.div_ceil(side);
+        let blocks2 = n2.div_ceil(side);
         let mut blocks: Vec<OutputBlock<'_>> = (0..blocks1 * blocks2)
             .filter_map(|idx| {
                 let (bi, bj) = (idx / blocks2, idx % blocks2);
                 (!symmetric || bi <= bj).then(|| OutputBlock {
-                    rows: (bi * BLOCK, ((bi + 1) * BLOCK).min(n1)),
-                    cols: (bj * BLOCK, ((bj + 1) * BLOCK).min(n2)),
+                    rows: (bi * side, ((bi + 1) * side).min(n1)),
+                    cols: (bj * side, ((bj + 1) * side).min(n2)),
                     direct: Vec::new(),
                     mirror: Vec::new(),
                 })
@@ -284,8 +287,8 @@ impl Mlp {
                 .try_as_col_major_mut()
                 .expect("columns of an owned matrix are contiguous")
                 .as_slice_mut();
-            let col_block = col_idx / BLOCK;
-            for (row_block, piece) in col.chunks_mut(BLOCK).enumerate() {
+            let col_block = col_idx / side;
+            for (row_block, piece) in col.chunks_mut(side).enumerate() {
                 if !symmetric || row_block <= col_block {
                     blocks[block_index(row_block, col_block)].direct.push(piece);
                 } else {
