@@ -161,6 +161,23 @@ fn check_std(arg: &'static str, value: f64) -> Result<()> {
     }
 }
 
+/// Activation parameters (LeakyReLU α, AbReLU a, b) must be finite.
+fn check_activation(activation: &Activation) -> Result<()> {
+    let params = match *activation {
+        Activation::LeakyRelu { alpha } => vec![alpha],
+        Activation::AbRelu { a, b } => vec![a, b],
+        _ => vec![],
+    };
+    match params.into_iter().find(|p| !p.is_finite()) {
+        Some(value) => Err(Error::InvalidParameter {
+            arg: "activation",
+            value: value.to_string(),
+            reason: "activation parameters must be finite",
+        }),
+        None => Ok(()),
+    }
+}
+
 fn check_width(arg: &'static str, width: usize) -> Result<()> {
     if width == 0 {
         Err(Error::InvalidParameter {
@@ -191,6 +208,7 @@ impl Mlp {
         if let Some(b) = spec.b_std {
             check_std("b_std", b)?;
         }
+        check_activation(&spec.activation)?;
         let mut dense = Vec::with_capacity(spec.hidden_widths.len() + 1);
         for &width in &spec.hidden_widths {
             dense.push((width, spec.w_std, spec.b_std, Some(spec.activation)));
