@@ -94,10 +94,10 @@ $$\\Theta^{(L)}(\\mathbf{x}, \\mathbf{x}') = \\sum_{h=1}^{L+1} \\left(\\Sigma^{(
     fn run(&self, ctx: &Context<'_>) -> anyhow::Result<Findings> {
         let widths: Vec<usize> = ctx.scale.pick(
             vec![64, 128, 256, 512, 1024],
-            vec![64, 128, 256, 512, 1024, 2048, 4096],
+            vec![64, 128, 256, 512, 1024, 2048],
             vec![64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384],
         );
-        let seeds: usize = ctx.scale.pick(16, 40, 200);
+        let seeds: usize = ctx.scale.pick(16, 24, 200);
         let depths: Vec<usize> = vec![1, 2, 3, 4];
 
         // Unit-norm inputs, fed to the network as √d·x (Σ⁽⁰⁾ = xᵀx').
