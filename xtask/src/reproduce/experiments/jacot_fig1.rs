@@ -599,7 +599,7 @@ fn run(ctx: &Context<'_>) -> anyhow::Result<Findings> {
             "mean-is-limit",
             "The mean of Θ̂_0(x₀, x) over the initialisations is close to the analytic limit \
              Θ^(4)(x₀, x) at every width (\"the expectation of the NTK is very close for both \
-             network widths\")",
+             networks widths\" [sic])",
             worst_mean_ratio,
             "sup_γ |mean Θ̂_0 − Θ^(4)| within a few standard errors of the mean",
             "max over widths of sup_γ|mean − Θ| / sup_γ(std/√10) ≤ 4",
@@ -706,6 +706,21 @@ fn run(ctx: &Context<'_>) -> anyhow::Result<Findings> {
          `Mlp` with `Dense(n, W_std = 1, b_std = {BETA})` layers in the NTK parameterization. Its \
          limit is `analytic::kernel` for the same architecture, which is Jacot et al.'s recursion \
          Σ⁽¹⁾ = xᵀx'/n₀ + β², Σ⁽ˡ⁺¹⁾ = E[σσ] + β², Θ⁽ˡ⁺¹⁾ = Θ⁽ˡ⁾Σ̇⁽ˡ⁺¹⁾ + Σ⁽ˡ⁺¹⁾."
+    )?;
+    // Hand evaluation of the recursion at x = x' = x₀ (|x₀|² = 1, n₀ = 2, ReLU: E[σ(u)²] = q/2,
+    // E[σ'(u)²] = 1/2): Σ⁽¹⁾ = 1/2 + β², then Σ ← Σ/2 + β², Θ ← Θ/2 + Σ three times.
+    let mut sigma_hand = 0.5 + BETA * BETA;
+    let mut theta_hand = sigma_hand;
+    for _ in 0..N_HIDDEN {
+        sigma_hand = sigma_hand / 2.0 + BETA * BETA;
+        theta_hand = theta_hand / 2.0 + sigma_hand;
+    }
+    let at_x0 = limit[n_gamma / 2];
+    writeln!(
+        setup,
+        "- Check of the mapping: by hand, Σ⁽¹⁾(x₀, x₀) = 0.51 and Θ⁽ˡ⁺¹⁾ = Θ⁽ˡ⁾/2 + Σ⁽ˡ⁺¹⁾, \
+         Σ⁽ˡ⁺¹⁾ = Σ⁽ˡ⁾/2 + β² give Θ^(4)(x₀, x₀) = {theta_hand:.6}; `analytic::kernel` at γ = 0 \
+         gives {at_x0:.10}."
     )?;
     writeln!(
         setup,
