@@ -18,11 +18,20 @@
 //! two-layer ReLU NTK the eigenvalues agree with a rule of twice that size to ~1e-16 absolute,
 //! i.e. to ~1e-12 relative up to k ≈ 100 for p = 3 (the tail μ_k ~ k^{−p} eventually sinks into
 //! the ~1e-17 absolute rounding floor of the sum, relative error ≈ 1e-17·k^{p}/C).
+//!
+//! **Power series.** [`series`] computes the same eigenvalues from the Taylor coefficients of κ
+//! as a sum of positive terms, exact to relative rounding far into the tail (large p, large k).
 
 use crate::{Error, Result};
 use gauss_quad::legendre::GaussLegendre;
 use std::num::NonZeroUsize;
 use std::ops::RangeInclusive;
+
+pub mod series;
+pub use series::{
+    SeriesSpectrum, arc_cosine_coefficients, mercer_eigenvalues_series, monomial_projection,
+    relu_ntk_coefficients,
+};
 
 /// Sphere dimension, largest degree and quadrature size of a Mercer computation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
