@@ -138,9 +138,12 @@ fn erf(q1: f64, q2: f64, c: f64) -> Dual {
     let rho = correlation(q1, q2, c);
     let c = rho * (q1 * q2).sqrt();
     let prod = (1.0 + 2.0 * q1) * (1.0 + 2.0 * q2);
+    // prod − 4c² = 1 + 2q₁ + 2q₂ + 4q₁q₂(1 − ρ²): no cancellation as |ρ| → 1 at large q.
+    let gap = 2.0 * q1.sqrt() * q2.sqrt() * ((1.0 - rho) * (1.0 + rho)).sqrt();
+    let det = 1.0 + 2.0 * (q1 + q2) + gap * gap;
     Dual {
         nngp: 2.0 / PI * (2.0 * c / prod.sqrt()).clamp(-1.0, 1.0).asin(),
-        ntk_dot: 4.0 / PI / (prod - 4.0 * c * c).sqrt(),
+        ntk_dot: 4.0 / PI / det.sqrt(),
     }
 }
 
@@ -148,7 +151,9 @@ fn gelu(q1: f64, q2: f64, c: f64) -> Dual {
     let rho = correlation(q1, q2, c);
     let c = rho * (q1 * q2).sqrt();
     let p = (1.0 + q1) * (1.0 + q2);
-    let d2 = p - c * c;
+    // p − c² = 1 + q₁ + q₂ + q₁q₂(1 − ρ²), free of cancellation as |ρ| → 1.
+    let gap = q1.sqrt() * q2.sqrt() * ((1.0 - rho) * (1.0 + rho)).sqrt();
+    let d2 = 1.0 + q1 + q2 + gap * gap;
     let d = d2.sqrt();
     let angle = (c / p.sqrt()).clamp(-1.0, 1.0).asin();
     let q12 = q1 * q2;

@@ -132,6 +132,22 @@ struct Diagonal {
     ntk: Vec<f64>,
 }
 
+/// Self kernels k(x, x) bound every entry (|k(x, x')| ≤ √(k(x,x)k(x',x')) for a PSD kernel), so
+/// finite diagonals mean finite outputs; an overflowing diagonal (huge inputs or w_std) is an
+/// error instead of a matrix of infinities and NaNs.
+fn check_overflow(arg: &'static str, diag: &Diagonal) -> Result<()> {
+    for (which, values) in [("NNGP", &diag.nngp), ("NTK", &diag.ntk)] {
+        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+            return Err(Error::InvalidParameter {
+                arg,
+                value: format!("row {index}: {which} k(x, x) = {}", values[index]),
+                reason: "the kernel overflows; rescale the inputs, w_std or b_std",
+            });
+        }
+    }
+    Ok(())
+}
+
 fn diagonal(steps: &[Step], x: MatRef<'_, f64>) -> Diagonal {
     let n = x.nrows();
     let d = x.ncols() as f64;
@@ -246,12 +262,25 @@ fn run_strip(
                     }
                     Activation::Erf => {
                         let scale2 = f2.erf_scale[j];
-                        let scale1 = &f1.erf_scale[rows];
-                        for ((ck, tk), &s1) in c.iter_mut().zip(t.iter_mut()).zip(scale1) {
+                        let scale1 = &f1.erf_scale[rows.clone()];
+                        let (q2, r2) = (f2.q[j], f2.rsqrt_q[j]);
+                        let q1s = &f1.q[rows.clone()];
+                        let sq1s = &f1.sqrt_q[rows.clone()];
+                        let r1s = &f1.rsqrt_q[rows];
+                        let sq2 = f2.sqrt_q[j];
+                        for (k, ((ck, tk), &s1)) in
+                            c.iter_mut().zip(t.iter_mut()).zip(scale1).enumerate()
+                        {
                             let scale = s1 * scale2;
                             let arg = (2.0 * *ck * scale).clamp(-1.0, 1.0);
+                            // (1+2q₁)(1+2q₂) − 4c² = 1 + 2q₁ + 2q₂ + (2√(q₁q₂(1−ρ²)))²: no
+                            // cancellation as |ρ| → 1 at large q (1 − arg² would round to 0), and
+                            // no ∞·0 at huge q with |ρ| = 1.
+                            let rho = (*ck * r1s[k] * r2).clamp(-1.0, 1.0);
+                            let gap = 2.0 * sq1s[k] * sq2 * ((1.0 - rho) * (1.0 + rho)).sqrt();
+                            let det = 1.0 + 2.0 * (q1s[k] + q2) + gap * gap;
                             *ck = 2.0 / PI * arc::asin_fused(arg);
-                            *tk *= 4.0 / PI * scale / (1.0 - arg * arg).sqrt();
+                            *tk *= 4.0 / PI / det.sqrt();
                         }
                     }
                     Activation::Gelu => {
@@ -321,7 +350,9 @@ fn gelu_entry(q1: f64, q2: f64, rsqrt_prod: f64, c: f64) -> (f64, f64) {
     let rho = (c * rsqrt_prod).clamp(-1.0, 1.0);
     let c = rho * sqrt_prod;
     let p = (1.0 + q1) * (1.0 + q2);
-    let d2 = p - c * c;
+    // p − c² = 1 + q₁ + q₂ + q₁q₂(1 − ρ²), free of cancellation as |ρ| → 1.
+    let gap = sqrt_prod * ((1.0 - rho) * (1.0 + rho)).sqrt();
+    let d2 = 1.0 + q1 + q2 + gap * gap;
     let d = d2.sqrt();
     let angle = arc::asin_fused(c / p.sqrt());
     let q12 = q1 * q2;
@@ -514,10 +545,13 @@ pub fn kernel(
         });
     }
     let diag1 = diagonal(&steps, x1);
+    check_overflow("x1", &diag1)?;
     let diag2 = if symmetric {
         None
     } else {
-        Some(diagonal(&steps, x2r))
+        let diag2 = diagonal(&steps, x2r);
+        check_overflow("x2", &diag2)?;
+        Some(diag2)
     };
     let feats2 = diag2.as_ref().map_or(&diag1.features, |dg| &dg.features);
 
@@ -601,6 +635,7 @@ pub fn kernel_diagonal(arch: &Architecture, x: MatRef<'_, f64>) -> Result<(Vec<f
     validate(x, None)?;
     let steps = compile(arch, x.ncols());
     let diag = diagonal(&steps, x);
+    check_overflow("x", &diag)?;
     Ok((diag.nngp, diag.ntk))
 }
 
