@@ -66,11 +66,11 @@ $$\\|\\mathbf{u}(k) - \\mathbf{y}\\|_2^2 \\leq (1 - \\eta)^k \\|\\mathbf{u}(0) -
 
     fn run(&self, ctx: &Context<'_>) -> Result<Findings> {
         let scale = ctx.scale;
-        let n = scale.pick(30, 50, 100);
+        let n = scale.pick(20, 50, 100);
         let d = 10;
-        let width = scale.pick(4096, 16384, 65536);
+        let width = scale.pick(1024, 16384, 65536);
         let remainder_widths: Vec<usize> = scale.pick(
-            vec![256, 1024, 4096],
+            vec![128, 512, 2048],
             vec![256, 1024, 4096, 16384],
             vec![1024, 4096, 16384, 65536],
         );
