@@ -117,8 +117,7 @@ Seed 000 (lecture 09) adds, after Geifman et al. 2020, that the NTK and the Lapl
             let t = -0.9 + 0.1 * i as f64;
             let horner = |b: &[f64]| b[..400].iter().rev().fold(0.0, |acc, c| acc * t + c);
             coefficient_err = coefficient_err.max((horner(&ntk_coefficients) - kappa(t)).abs());
-            coefficient_err =
-                coefficient_err.max((horner(&arccos_coefficients) - kappa1(t)).abs());
+            coefficient_err = coefficient_err.max((horner(&arccos_coefficients) - kappa1(t)).abs());
         }
         type KernelFn<'a> = &'a dyn Fn(f64) -> f64;
         let kernels: [(&'static str, KernelFn<'_>, Option<&[f64]>, usize, bool); 3] = [
