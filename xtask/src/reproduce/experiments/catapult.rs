@@ -263,6 +263,14 @@ struct NetSetup {
     tolerance: f64,
 }
 
+/// L_T/L₀ ≤ fraction (false for NaN).
+fn trains(final_ratio: f64, fraction: f64) -> bool {
+    matches!(
+        final_ratio.partial_cmp(&fraction),
+        Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+    )
+}
+
 fn gd_probe<M: ntk_nets::Model + ?Sized>(
     model: &M,
     x: &Mat<f64>,
@@ -338,7 +346,7 @@ fn run_network(
     let mut c = 1.0;
     while c <= SCAN_END {
         let (p, _) = probe(c)?;
-        let stop = p.blew_up || !(p.final_ratio <= loosest);
+        let stop = p.blew_up || !trains(p.final_ratio, loosest);
         probes.push(p);
         if stop {
             break;
@@ -348,7 +356,7 @@ fn run_network(
     let first_failure = |fraction: f64| {
         probes
             .iter()
-            .find(|p| !(p.final_ratio <= fraction))
+            .find(|p| !trains(p.final_ratio, fraction))
             .map(|p| p.c)
     };
     let sensitivity: Vec<(f64, Option<f64>)> = SENSITIVITY_FRACTIONS
