@@ -271,7 +271,7 @@ i ∈ [n], r ∈ [m], as in Du et al.)"
         let d = scale.pick(20, 50, 1000);
         let widths: Vec<usize> = scale.pick(
             vec![64, 256, 1024, 4096],
-            vec![64, 256, 1024, 4096, 16384],
+            vec![64, 256, 1024, 4096],
             vec![100, 1000, 5000, 10000, 40000],
         );
         let n_seeds = scale.pick(2, 3, 5);

@@ -159,7 +159,7 @@ $f_{\\mathbf{W}, \\mathbf{a}}(\\mathbf{x}) = \\frac{1}{\\sqrt{m}} \\sum_{r=1}^m 
         let d = scale.pick(20, 50, 100);
         let widths: Vec<usize> = scale.pick(
             vec![1024, 4096, 16384],
-            vec![256, 1024, 4096, 16384, 65536],
+            vec![1024, 4096, 16384],
             vec![256, 1024, 4096, 16384, 65536, 262144],
         );
         let n_seeds = scale.pick(2, 3, 5);
@@ -221,9 +221,9 @@ $f_{\\mathbf{W}, \\mathbf{a}}(\\mathbf{x}) = \\frac{1}{\\sqrt{m}} \\sum_{r=1}^m 
         let largest_dev = *med_dev.last().unwrap_or(&f64::NAN);
 
         // ---- Part 2: digits with label noise.
-        let max_train = scale.pick(100, 250, 100_000);
+        let max_train = scale.pick(100, 200, 100_000);
         let digits_width = scale.pick(512, 1024, 8192);
-        let digits_steps = scale.pick(200, 1000, 5000);
+        let digits_steps = scale.pick(200, 600, 5000);
         let (train, test) = digits_split(3, 8, max_train, ctx.task_seed(600))?;
         let ntr = train.len();
         let h_train = h_infinity(train.x.as_ref())?;

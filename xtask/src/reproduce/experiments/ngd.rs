@@ -66,17 +66,17 @@ $$\\|\\mathbf{u}(k) - \\mathbf{y}\\|_2^2 \\leq (1 - \\eta)^k \\|\\mathbf{u}(0) -
 
     fn run(&self, ctx: &Context<'_>) -> Result<Findings> {
         let scale = ctx.scale;
-        let n = scale.pick(20, 50, 100);
+        let n = scale.pick(20, 30, 100);
         let d = 10;
-        let width = scale.pick(1024, 16384, 65536);
+        let width = scale.pick(1024, 4096, 65536);
         let remainder_widths: Vec<usize> = scale.pick(
             vec![128, 512, 2048],
-            vec![256, 1024, 4096, 16384],
+            vec![256, 1024, 4096],
             vec![1024, 4096, 16384, 65536],
         );
         let n_seeds = scale.pick(2, 3, 5);
         let sweep_n = 10;
-        let sweep_width = scale.pick(4096, 16384, 65536);
+        let sweep_width = scale.pick(4096, 8192, 65536);
         let etas = [0.1, 0.5, 1.0];
         let mut rng = ctx.rng(1);
         let x = sphere_points(n, d, &mut rng);
@@ -151,7 +151,7 @@ $$\\|\\mathbf{u}(k) - \\mathbf{y}\\|_2^2 \\leq (1 - \\eta)^k \\|\\mathbf{u}(0) -
         // Part 2: iteration counts against λ₀. A close pair at angle t (λ₀ ≈ t/(2π)) with
         // opposite labels, so the residual has a fixed share on the λ₀ eigenvector; centred net
         // (u(0) = 0) so that share is the same for every t.
-        let angles = geometric_grid(0.05, 0.4, scale.pick(4, 6, 8));
+        let angles = geometric_grid(0.05, 0.4, scale.pick(4, 5, 8));
         let mut sweep_rng = ctx.rng(2);
         let mut y_sweep = gaussian_labels(sweep_n, &mut sweep_rng);
         y_sweep[0] = 1.0;

@@ -48,7 +48,7 @@ $$T = O(n^5\\log(m)\\log^2(1/\\epsilon)/(B\\phi^2))$$"
         let d = scale.pick(20, 50, 1000);
         let widths: Vec<usize> = scale.pick(
             vec![32, 128, 512, 2048],
-            vec![64, 256, 1024, 4096, 16384],
+            vec![64, 256, 1024, 4096],
             vec![100, 1000, 5000, 10000, 40000],
         );
         let n_seeds = scale.pick(2, 3, 5);
@@ -121,7 +121,9 @@ $$T = O(n^5\\log(m)\\log^2(1/\\epsilon)/(B\\phi^2))$$"
             })
             .collect();
         let all_reached = runs.iter().all(|r| r.0.is_finite());
-        let monotone = med.windows(2).all(|p| p[1] <= p[0]);
+        // Counts are read once per epoch, so they are known to ± one epoch.
+        let monotone =
+            med.windows(2).all(|p| p[1] <= p[0] + epoch as f64) && med.last() < med.first();
         let claims = vec![
             Claim::check(
                 "sgd-reaches-epsilon",
@@ -136,7 +138,9 @@ $$T = O(n^5\\log(m)\\log^2(1/\\epsilon)/(B\\phi^2))$$"
                 "the iterations SGD needs fall as width grows",
                 med.last().copied().unwrap_or(f64::NAN),
                 format!("non-increasing over m = {widths:?}: {med:?}"),
-                "median (over seeds) iterations to ε non-increasing in m, checked once per epoch",
+                format!(
+                    "median (over seeds) iterations to ε non-increasing in m up to one epoch ({epoch} iterations, the resolution of the once-per-epoch check), and smaller at the largest than at the smallest width"
+                ),
                 monotone && all_reached,
             ),
         ];
