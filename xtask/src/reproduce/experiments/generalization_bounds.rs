@@ -90,9 +90,9 @@ $$\\mathcal{R}_{\\mathcal{S}}(\\mathcal{F}_{A,B}) \\leq \\frac{B}{\\sqrt{2n}} \\
 
     fn run(&self, ctx: &Context<'_>) -> Result<Findings> {
         let scale = ctx.scale;
-        let max_train = scale.pick(100, 250, 100_000);
-        let width = scale.pick(512, 4096, 16384);
-        let n_steps = scale.pick(400, 2000, 10000);
+        let max_train = scale.pick(100, 200, 100_000);
+        let width = scale.pick(512, 1024, 16384);
+        let n_steps = scale.pick(400, 800, 10000);
         let mc_samples = scale.pick(4096, 16384, 65536);
         let levels = [0.0, 0.2, 0.4];
         let (train, test) = digits_split(3, 8, max_train, ctx.task_seed(1))?;
