@@ -2,10 +2,12 @@
 //! (Bietti & Mairal 2019, Prop. 3): ‖Φ(x) − Φ(y)‖/‖x − y‖ ~ ‖x − y‖^{−1/2}; and the Hölder bounds of
 //! their Prop. 4 for φ₀ and Φ.
 
-use super::relu_ntk_closed_form::{Series, dot, kappa, lines_and_points, log_log_slope, norm};
+use super::relu_ntk_closed_form::{dot, norm, random_unit};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::fit::linear_fit;
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
+use ntk_kernels::two_layer::two_layer_ntk;
 use rand::RngExt;
-use rand_distr::StandardNormal;
 use serde_json::json;
 use std::f64::consts::PI;
 use std::fmt::Write as _;
@@ -25,30 +27,25 @@ fn two_minus_kappa(theta: f64) -> f64 {
     4.0 * s * s + (2.0 * theta * theta.cos() - theta.sin()) / PI
 }
 
-/// ‖Φ(x) − Φ(y)‖² = ‖x‖²κ(1) + ‖y‖²κ(1) − 2‖x‖‖y‖κ(u) = 2(‖x‖ − ‖y‖)² + 2‖x‖‖y‖(2 − κ(u)).
-fn phi_distance_sq(x: &[f64], y: &[f64]) -> f64 {
-    let nx = norm(x);
-    let ny = norm(y);
-    let chord: f64 = x
-        .iter()
+/// ‖x/‖x‖ − y/‖y‖‖, the chord between the directions of x and y.
+fn unit_chord(x: &[f64], y: &[f64]) -> f64 {
+    let (nx, ny) = (norm(x), norm(y));
+    x.iter()
         .zip(y)
         .map(|(a, b)| (a / nx - b / ny).powi(2))
         .sum::<f64>()
-        .sqrt();
-    2.0 * (nx - ny).powi(2) + 2.0 * nx * ny * two_minus_kappa(angle_from_chord(chord))
+        .sqrt()
+}
+
+/// ‖Φ(x) − Φ(y)‖² = ‖x‖²κ(1) + ‖y‖²κ(1) − 2‖x‖‖y‖κ(u) = 2(‖x‖ − ‖y‖)² + 2‖x‖‖y‖(2 − κ(u)).
+fn phi_distance_sq(x: &[f64], y: &[f64]) -> f64 {
+    let (nx, ny) = (norm(x), norm(y));
+    2.0 * (nx - ny).powi(2) + 2.0 * nx * ny * two_minus_kappa(angle_from_chord(unit_chord(x, y)))
 }
 
 /// ‖φ₀(x) − φ₀(y)‖² = 2 − 2κ₀(u) = 2θ/π (φ₀ the feature map of κ₀(⟨x, y⟩/(‖x‖‖y‖))).
 fn phi0_distance_sq(x: &[f64], y: &[f64]) -> f64 {
-    let nx = norm(x);
-    let ny = norm(y);
-    let chord: f64 = x
-        .iter()
-        .zip(y)
-        .map(|(a, b)| (a / nx - b / ny).powi(2))
-        .sum::<f64>()
-        .sqrt();
-    2.0 * angle_from_chord(chord) / PI
+    2.0 * angle_from_chord(unit_chord(x, y)) / PI
 }
 
 fn distance(x: &[f64], y: &[f64]) -> f64 {
@@ -57,18 +54,6 @@ fn distance(x: &[f64], y: &[f64]) -> f64 {
         .map(|(a, b)| (a - b).powi(2))
         .sum::<f64>()
         .sqrt()
-}
-
-fn random_unit(rng: &mut impl rand::Rng, dim: usize) -> Vec<f64> {
-    loop {
-        let v: Vec<f64> = (0..dim)
-            .map(|_| rng.sample::<f64, _>(StandardNormal))
-            .collect();
-        let n = norm(&v);
-        if n > 1e-8 {
-            return v.into_iter().map(|a| a / n).collect();
-        }
-    }
 }
 
 /// A unit vector orthogonal to the unit vector `x`.
@@ -138,10 +123,9 @@ paper's form and measures how badly the literal form fails."#
                 let d = distance(&x, &y);
                 dist0 = d;
                 ratios.push(phi_distance_sq(&x, &y).sqrt() / d);
-                // Naive: K(x,x) + K(y,y) − 2K(x,y) with u = ⟨x,y⟩ and acos.
-                let u = dot(&x, &y) / (norm(&x) * norm(&y));
-                let naive = norm(&x).powi(2) * kappa(1.0) + norm(&y).powi(2) * kappa(1.0)
-                    - 2.0 * norm(&x) * norm(&y) * kappa(u);
+                // Naive: K(x,x) + K(y,y) − 2K(x,y) with the library's closed form (u and acos).
+                let naive =
+                    two_layer_ntk(&x, &x)? + two_layer_ntk(&y, &y)? - 2.0 * two_layer_ntk(&x, &y)?;
                 naive_ratios.push(naive.max(0.0).sqrt() / d);
             }
             let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
@@ -152,8 +136,11 @@ paper's form and measures how badly the literal form fails."#
             let naive_mean = naive_ratios.iter().sum::<f64>() / naive_ratios.len() as f64;
             ratio_rows.push((dist0, mean, naive_mean, spread));
         }
-        let fit_points: Vec<(f64, f64)> = ratio_rows.iter().map(|r| (r.0, r.1)).collect();
-        let (slope, intercept) = log_log_slope(&fit_points);
+        let (log_dist, log_ratio): (Vec<f64>, Vec<f64>) =
+            ratio_rows.iter().map(|r| (r.0.ln(), r.1.ln())).unzip();
+        let line = linear_fit(&log_dist, &log_ratio)
+            .map_err(|e| anyhow::anyhow!("log-log fit of the ratio curve: {e}"))?;
+        let (slope, intercept) = (line.slope, line.intercept);
         let decades = (ratio_rows.first().map(|r| r.0).unwrap_or(1.0)
             / ratio_rows.last().map(|r| r.0).unwrap_or(1.0))
         .log10();
@@ -334,35 +321,29 @@ paper's form and measures how badly the literal form fails."#
             .iter()
             .map(|r| (r.0, (intercept + slope * r.0.ln()).exp()))
             .collect();
-        let curves: Vec<Series> = vec![
-            (format!("fit, slope {slope:.4}"), fitted),
-            (
-                "√(2/(π‖x−y‖)) (leading term)".to_string(),
-                ratio_rows
-                    .iter()
-                    .map(|r| (r.0, (2.0 / (PI * r.0)).sqrt()))
-                    .collect(),
-            ),
-        ];
-        let points: Vec<Series> = vec![
-            (
-                "stable ‖Φ(x)−Φ(y)‖/‖x−y‖".to_string(),
-                ratio_rows.iter().map(|r| (r.0, r.1)).collect(),
-            ),
-            (
-                "naive (cancellation)".to_string(),
-                ratio_rows.iter().map(|r| (r.0, r.2)).collect(),
-            ),
-        ];
-        lines_and_points(
-            &path,
+        let chart = Chart::new(
             "Two-layer ReLU NTK map on the sphere: ‖Φ(x)−Φ(y)‖/‖x−y‖",
             "‖x − y‖",
             "‖Φ(x) − Φ(y)‖ / ‖x − y‖",
-            &curves,
-            &points,
-            true,
-        )?;
+        )
+        .scales(AxisScale::Log, AxisScale::Log)
+        .with(Series::line(format!("fit, slope {slope:.4}"), fitted))
+        .with(Series::line(
+            "√(2/(π‖x−y‖)) (leading term)",
+            ratio_rows
+                .iter()
+                .map(|r| (r.0, (2.0 / (PI * r.0)).sqrt()))
+                .collect(),
+        ))
+        .with(Series::scatter(
+            "stable ‖Φ(x)−Φ(y)‖/‖x−y‖",
+            ratio_rows.iter().map(|r| (r.0, r.1)).collect(),
+        ))
+        .with(Series::scatter(
+            "naive (cancellation)",
+            ratio_rows.iter().map(|r| (r.0, r.2)).collect(),
+        ));
+        render_svg(&chart, &path)?;
         let (path2, rel2) = ctx.figure_path("phi0-holder.svg");
         let dmin = phi0_scatter.iter().map(|p| p.0).fold(f64::MAX, f64::min);
         let bound: Vec<(f64, f64)> = (0..=100)
@@ -371,15 +352,15 @@ paper's form and measures how badly the literal form fails."#
                 (d, d.sqrt())
             })
             .collect();
-        lines_and_points(
-            &path2,
+        let chart2 = Chart::new(
             "Prop. 4.1: ‖φ₀(x) − φ₀(y)‖ ≤ √‖x − y‖ on the sphere",
             "‖x − y‖",
             "‖φ₀(x) − φ₀(y)‖",
-            &[("√‖x − y‖".to_string(), bound)],
-            &[("sampled unit pairs".to_string(), phi0_scatter.clone())],
-            true,
-        )?;
+        )
+        .scales(AxisScale::Log, AxisScale::Log)
+        .with(Series::line("√‖x − y‖", bound))
+        .with(Series::scatter("sampled unit pairs", phi0_scatter.clone()));
+        render_svg(&chart2, &path2)?;
         (ctx.progress)(1.0);
 
         let setup = format!(

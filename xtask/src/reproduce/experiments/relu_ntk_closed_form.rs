@@ -3,6 +3,10 @@
 //! deep NTK Θ⁽ᴸ⁾ of Arora et al.; and Θ⁽¹⁾ = 2H^∞ + Σ⁽¹⁾ on the sphere.
 
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
+use faer::Mat;
+use ntk_bounds::test_models::h_infinity_cross;
+use ntk_kernels::two_layer::{bietti_mairal_ntk, kappa, kappa0, kappa1, two_layer_ntk};
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
@@ -11,30 +15,6 @@ use std::f64::consts::PI;
 use std::fmt::Write as _;
 
 pub struct ReluNtkClosedForm;
-
-/// κ₀(u) = (π − arccos u)/π, the arc-cosine kernel of degree 0 (u clamped to [−1, 1]).
-pub(super) fn kappa0(u: f64) -> f64 {
-    let u = u.clamp(-1.0, 1.0);
-    (PI - u.acos()) / PI
-}
-
-/// κ₁(u) = (u(π − arccos u) + √(1 − u²))/π, the arc-cosine kernel of degree 1.
-pub(super) fn kappa1(u: f64) -> f64 {
-    let u = u.clamp(-1.0, 1.0);
-    (u * (PI - u.acos()) + (1.0 - u * u).max(0.0).sqrt()) / PI
-}
-
-/// κ(u) = uκ₀(u) + κ₁(u), the two-layer ReLU NTK on the sphere.
-pub(super) fn kappa(u: f64) -> f64 {
-    u * kappa0(u) + kappa1(u)
-}
-
-/// K(x, x') = ‖x‖‖x'‖κ(⟨x, x'⟩/(‖x‖‖x'‖)).
-fn ntk_two_layer(x: &[f64], y: &[f64]) -> f64 {
-    let nx = norm(x);
-    let ny = norm(y);
-    nx * ny * kappa(dot(x, y) / (nx * ny))
-}
 
 pub(super) fn dot(x: &[f64], y: &[f64]) -> f64 {
     x.iter().zip(y).map(|(a, b)| a * b).sum()
@@ -83,33 +63,7 @@ fn arora_ntk(x: &[f64], y: &[f64], n_hidden: usize) -> f64 {
     total
 }
 
-/// Bietti & Mairal (2019, Lemma 1) feature-map recursion in kernel form:
-/// ⟨Ψ_k(x), Ψ_k(y)⟩ = ‖Ψ_{k−1}(x)‖‖Ψ_{k−1}(y)‖κ₁(u_{k−1}),
-/// ⟨Φ_k(x), Φ_k(y)⟩ = κ₀(u_{k−1})⟨Φ_{k−1}(x), Φ_{k−1}(y)⟩ + ⟨Ψ_k(x), Ψ_k(y)⟩.
-fn bietti_mairal_ntk(x: &[f64], y: &[f64], n_layers: usize) -> f64 {
-    let mut psi_xy = dot(x, y);
-    let mut psi_norm_x = norm(x);
-    let mut psi_norm_y = norm(y);
-    let mut phi_xy = psi_xy;
-    for _ in 0..n_layers {
-        let u = psi_xy / (psi_norm_x * psi_norm_y);
-        let next_psi_xy = psi_norm_x * psi_norm_y * kappa1(u);
-        phi_xy = kappa0(u) * phi_xy + next_psi_xy;
-        psi_xy = next_psi_xy;
-        // ‖φ₁(z)‖ = ‖z‖ since κ₁(1) = 1.
-        psi_norm_x *= kappa1(1.0).sqrt();
-        psi_norm_y *= kappa1(1.0).sqrt();
-    }
-    phi_xy
-}
-
-/// H^∞ of Du et al. (2019) on the sphere: xᵀx'(π − arccos(xᵀx'))/(2π).
-fn h_infinity(x: &[f64], y: &[f64]) -> f64 {
-    let u = dot(x, y).clamp(-1.0, 1.0);
-    u * (PI - u.acos()) / (2.0 * PI)
-}
-
-fn random_unit(rng: &mut impl rand::Rng, dim: usize) -> Vec<f64> {
+pub(super) fn random_unit(rng: &mut impl rand::Rng, dim: usize) -> Vec<f64> {
     loop {
         let v: Vec<f64> = (0..dim)
             .map(|_| rng.sample::<f64, _>(StandardNormal))
@@ -181,7 +135,7 @@ impl Experiment for ReluNtkClosedForm {
         }
 
         // 1. Monte Carlo over random features, one seeded stream per grid point.
-        let mc: Vec<McPoint> = tasks
+        let mc: Vec<anyhow::Result<McPoint>> = tasks
             .par_iter()
             .enumerate()
             .map(|(task, &(angle, nx, ny))| {
@@ -216,16 +170,17 @@ impl Experiment for ReluNtkClosedForm {
                     m2 += delta * (s - mean);
                 }
                 let variance = m2 / (n_samples - 1) as f64;
-                McPoint {
+                Ok(McPoint {
                     angle,
                     norm_x: nx,
                     norm_y: ny,
-                    closed_form: ntk_two_layer(&x, &y),
+                    closed_form: two_layer_ntk(&x, &y)?,
                     mean,
                     std_error: (variance / n_samples as f64).sqrt(),
-                }
+                })
             })
             .collect();
+        let mc: Vec<McPoint> = mc.into_iter().collect::<anyhow::Result<_>>()?;
         (ctx.progress)(0.7);
 
         // 2. Bietti–Mairal recursion vs Arora's sum of products, L = 1..5, random pairs with
@@ -245,7 +200,7 @@ impl Experiment for ReluNtkClosedForm {
             let mut max_rel = 0.0f64;
             for (x, y) in &pairs {
                 let a = arora_ntk(x, y, n_hidden);
-                let b = bietti_mairal_ntk(x, y, n_hidden);
+                let b = bietti_mairal_ntk(x, y, n_hidden)?;
                 let scale = norm(x) * norm(y);
                 max_rel = max_rel.max((a - b).abs() / scale);
             }
@@ -256,17 +211,21 @@ impl Experiment for ReluNtkClosedForm {
         for (x, y) in &pairs {
             let scale = norm(x) * norm(y);
             max_rel_two_layer =
-                max_rel_two_layer.max((arora_ntk(x, y, 1) - ntk_two_layer(x, y)).abs() / scale);
+                max_rel_two_layer.max((arora_ntk(x, y, 1) - two_layer_ntk(x, y)?).abs() / scale);
         }
 
-        // 3. Θ⁽¹⁾ = 2H^∞ + Σ⁽¹⁾ on the sphere.
+        // 3. Θ⁽¹⁾ = 2H^∞ + Σ⁽¹⁾ on the sphere, H^∞ from ntk_bounds (Du et al.'s Gram).
         let mut max_h_inf = 0.0f64;
         for _ in 0..n_pairs {
             let x = random_unit(&mut rng, dim);
             let y = random_unit(&mut rng, dim);
             let theta1 = arora_ntk(&x, &y, 1);
             let sigma1 = kappa1(dot(&x, &y));
-            max_h_inf = max_h_inf.max((theta1 - (2.0 * h_infinity(&x, &y) + sigma1)).abs());
+            let h = h_infinity_cross(
+                Mat::from_fn(1, dim, |_, j| x[j]).as_ref(),
+                Mat::from_fn(1, dim, |_, j| y[j]).as_ref(),
+            )?;
+            max_h_inf = max_h_inf.max((theta1 - (2.0 * h[(0, 0)] + sigma1)).abs());
         }
         (ctx.progress)(0.8);
 
@@ -343,8 +302,12 @@ impl Experiment for ReluNtkClosedForm {
 
         // Figure: K(θ) closed form per norm pair and MC points.
         let (path, rel) = ctx.figure_path("closed-form-vs-mc.svg");
-        let mut curves = Vec::new();
-        let mut points = Vec::new();
+        let mut chart = Chart::new(
+            "Two-layer ReLU NTK: closed form vs random features",
+            "angle θ/π",
+            "K(x, x')",
+        )
+        .scales(AxisScale::Linear, AxisScale::Linear);
         for &(nx, ny) in &norm_pairs {
             let curve: Vec<(f64, f64)> = (0..=200)
                 .map(|i| {
@@ -352,23 +315,21 @@ impl Experiment for ReluNtkClosedForm {
                     (t, nx * ny * kappa((t * PI).cos()))
                 })
                 .collect();
-            curves.push((format!("closed form, ‖x‖={nx}, ‖x'‖={ny}"), curve));
+            chart = chart.with(Series::line(
+                format!("closed form, ‖x‖={nx}, ‖x'‖={ny}"),
+                curve,
+            ));
             let pts: Vec<(f64, f64)> = mc
                 .iter()
                 .filter(|p| p.norm_x == nx && p.norm_y == ny)
                 .map(|p| (p.angle / PI, p.mean))
                 .collect();
-            points.push((format!("Monte Carlo, ‖x‖={nx}, ‖x'‖={ny}"), pts));
+            chart = chart.with(Series::scatter(
+                format!("Monte Carlo, ‖x‖={nx}, ‖x'‖={ny}"),
+                pts,
+            ));
         }
-        lines_and_points(
-            &path,
-            "Two-layer ReLU NTK: closed form vs random features",
-            "angle θ/π",
-            "K(x, x')",
-            &curves,
-            &points,
-            false,
-        )?;
+        render_svg(&chart, &path)?;
         (ctx.progress)(1.0);
 
         let setup = format!(
@@ -414,151 +375,4 @@ impl Experiment for ReluNtkClosedForm {
             data,
         })
     }
-}
-
-/// A named series of (x, y) points.
-pub(super) type Series = (String, Vec<(f64, f64)>);
-
-/// Writes an SVG chart of `curves` (lines) and `points` (markers), on linear or log–log axes
-/// (non-positive values are dropped on log axes).
-pub(super) fn lines_and_points(
-    path: &std::path::Path,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    curves: &[Series],
-    points: &[Series],
-    log_log: bool,
-) -> anyhow::Result<()> {
-    use plotters::prelude::*;
-    static FONT: std::sync::Once = std::sync::Once::new();
-    FONT.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
-        // A failure only means text falls back to the backend's default; the chart is still drawn.
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);
-    });
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let keep =
-        |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!log_log || (x > 0.0 && y > 0.0));
-    let all: Vec<(f64, f64)> = curves
-        .iter()
-        .chain(points)
-        .flat_map(|s| s.1.iter().copied())
-        .filter(keep)
-        .collect();
-    anyhow::ensure!(!all.is_empty(), "nothing to plot in {}", path.display());
-    let (mut x_lo, mut x_hi, mut y_lo, mut y_hi) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in &all {
-        x_lo = x_lo.min(x);
-        x_hi = x_hi.max(x);
-        y_lo = y_lo.min(y);
-        y_hi = y_hi.max(y);
-    }
-    if log_log {
-        x_lo /= 1.5;
-        x_hi *= 1.5;
-        y_lo /= 1.5;
-        y_hi *= 1.5;
-    } else {
-        let pad_x = 0.05 * (x_hi - x_lo).max(1e-12);
-        let pad_y = 0.05 * (y_hi - y_lo).max(1e-12);
-        x_lo -= pad_x;
-        x_hi += pad_x;
-        y_lo -= pad_y;
-        y_hi += pad_y;
-    }
-    let root = SVGBackend::new(path, (800, 560)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let palette = [
-        RGBColor(31, 119, 180),
-        RGBColor(214, 39, 40),
-        RGBColor(44, 160, 44),
-        RGBColor(148, 103, 189),
-        RGBColor(255, 127, 14),
-        RGBColor(23, 190, 207),
-    ];
-    macro_rules! draw {
-        ($chart:expr) => {{
-            let mut chart = $chart;
-            chart
-                .configure_mesh()
-                .x_desc(x_label)
-                .y_desc(y_label)
-                .draw()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            for (i, (name, data)) in curves.iter().enumerate() {
-                let color = palette[i % palette.len()];
-                chart
-                    .draw_series(LineSeries::new(
-                        data.iter().copied().filter(keep),
-                        color.stroke_width(2),
-                    ))
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))?
-                    .label(name.as_str())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
-            }
-            for (i, (name, data)) in points.iter().enumerate() {
-                let color = palette[i % palette.len()];
-                chart
-                    .draw_series(
-                        data.iter()
-                            .copied()
-                            .filter(keep)
-                            .map(move |p| Circle::new(p, 4, color.filled())),
-                    )
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))?
-                    .label(name.as_str())
-                    .legend(move |(x, y)| Circle::new((x + 9, y), 4, color.filled()));
-            }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        }};
-    }
-    if log_log {
-        draw!(
-            ChartBuilder::on(&root)
-                .caption(title, ("sans-serif", 20))
-                .margin(12)
-                .x_label_area_size(40)
-                .y_label_area_size(70)
-                .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?
-        );
-    } else {
-        draw!(
-            ChartBuilder::on(&root)
-                .caption(title, ("sans-serif", 20))
-                .margin(12)
-                .x_label_area_size(40)
-                .y_label_area_size(70)
-                .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?
-        );
-    }
-    root.present().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    Ok(())
-}
-
-/// Least-squares slope and intercept of log y against log x.
-pub(super) fn log_log_slope(points: &[(f64, f64)]) -> (f64, f64) {
-    let n = points.len() as f64;
-    let (mut sx, mut sy) = (0.0, 0.0);
-    for &(x, y) in points {
-        sx += x.ln();
-        sy += y.ln();
-    }
-    let (mx, my) = (sx / n, sy / n);
-    let (mut sxx, mut sxy) = (0.0, 0.0);
-    for &(x, y) in points {
-        sxx += (x.ln() - mx).powi(2);
-        sxy += (x.ln() - mx) * (y.ln() - my);
-    }
-    let slope = sxy / sxx;
-    (slope, my - slope * mx)
 }

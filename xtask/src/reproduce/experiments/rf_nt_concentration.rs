@@ -10,6 +10,7 @@
 //! The relative deviation ‖K^{−1/2}K_N K^{−1/2} − I‖_op is measured over a grid of (N, n, d) and
 //! compared with √((n + d)/(Nd)).
 
+use super::lazy_ratio::median;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::{Bootstrap, power_law_fit};
 use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
@@ -17,7 +18,7 @@ use anyhow::Context as _;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use ntk_kernels::Activation;
-use ntk_kernels::analytic::dual;
+use ntk_kernels::random_features::{RandomFeatures, random_feature_kernels};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -65,41 +66,17 @@ pub(super) fn a_bt(a: MatRef<'_, f64>, b: MatRef<'_, f64>, par: Par) -> Mat<f64>
 }
 
 /// The limiting kernels (K^RF, K^NT) of the seed on the rows of `x` (‖x‖² = d), from the
-/// arc-cosine duals of ReLU in `ntk_kernels::analytic`.
-fn limit_kernels(x: MatRef<'_, f64>) -> (Mat<f64>, Mat<f64>) {
-    let d = x.ncols() as f64;
-    let gram = a_bt(x, x, Par::Seq);
-    let n = x.nrows();
-    let mut rf = Mat::<f64>::zeros(n, n);
-    let mut nt = Mat::<f64>::zeros(n, n);
-    for i in 0..n {
-        for j in 0..n {
-            let q1 = gram[(i, i)] / d;
-            let q2 = gram[(j, j)] / d;
-            let c = gram[(i, j)] / d;
-            let du = dual(&Activation::Relu, q1, q2, c);
-            rf[(i, j)] = du.nngp;
-            nt[(i, j)] = c * du.ntk_dot;
-        }
-    }
-    (rf, nt)
+/// arc-cosine duals of ReLU (`ntk_kernels::random_features::random_feature_kernels`).
+fn limit_kernels(x: MatRef<'_, f64>) -> anyhow::Result<(Mat<f64>, Mat<f64>)> {
+    let k = random_feature_kernels(&Activation::Relu, x, x, Par::Seq)?;
+    Ok((k.rf, k.nt))
 }
 
-/// The finite-N kernels (K_N^RF, K_N^NT) of the first `width` rows of `w` (γ = 1/√N, a_i² = 1).
-fn finite_kernels(x: MatRef<'_, f64>, w: MatRef<'_, f64>) -> (Mat<f64>, Mat<f64>) {
-    let d = x.ncols() as f64;
-    let width = w.nrows();
-    let pre = a_bt(x, w, Par::Seq); // n × N, entries ⟨w_i, x⟩
-    let scale = 1.0 / (width as f64).sqrt();
-    let relu = Mat::from_fn(pre.nrows(), width, |i, j| pre[(i, j)].max(0.0) * scale);
-    let step = Mat::from_fn(pre.nrows(), width, |i, j| {
-        if pre[(i, j)] > 0.0 { scale } else { 0.0 }
-    });
-    let rf = a_bt(relu.as_ref(), relu.as_ref(), Par::Seq);
-    let ss = a_bt(step.as_ref(), step.as_ref(), Par::Seq);
-    let gram = a_bt(x, x, Par::Seq);
-    let nt = Mat::from_fn(ss.nrows(), ss.ncols(), |i, j| gram[(i, j)] / d * ss[(i, j)]);
-    (rf, nt)
+/// The finite-N kernels (K_N^RF, K_N^NT) of the neurons in the rows of `w` (γ = 1/√N, a_i² = 1),
+/// from `ntk_kernels::random_features::RandomFeatures::kernels`.
+fn finite_kernels(x: MatRef<'_, f64>, w: MatRef<'_, f64>) -> anyhow::Result<(Mat<f64>, Mat<f64>)> {
+    let k = RandomFeatures::from_weights(w)?.kernels(&Activation::Relu, x, x, Par::Seq)?;
+    Ok((k.rf, k.nt))
 }
 
 fn sup_abs_diff(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
@@ -112,16 +89,6 @@ fn sup_abs_diff(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
     m
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    let m = values.len();
-    if m % 2 == 1 {
-        values[m / 2]
-    } else {
-        0.5 * (values[m / 2 - 1] + values[m / 2])
-    }
-}
-
 /// The errors of one (d, n, repetition) task at every N of the grid: (sup RF, sup NT, rel RF,
 /// rel NT) per N.
 fn run_task(seed: u64, d: usize, n: usize, widths: &[usize]) -> anyhow::Result<Vec<[f64; 4]>> {
@@ -129,11 +96,11 @@ fn run_task(seed: u64, d: usize, n: usize, widths: &[usize]) -> anyhow::Result<V
     let x = sphere_points(&mut rng, n, d);
     let max_width = *widths.iter().max().unwrap_or(&1);
     let w_all = gaussian_matrix(&mut rng, max_width, d, 1.0 / (d as f64).sqrt());
-    let (rf, nt) = limit_kernels(x.as_ref());
+    let (rf, nt) = limit_kernels(x.as_ref())?;
     let mut out = Vec::with_capacity(widths.len());
     for &width in widths {
         let w = w_all.as_ref().subrows(0, width);
-        let (rf_n, nt_n) = finite_kernels(x.as_ref(), w);
+        let (rf_n, nt_n) = finite_kernels(x.as_ref(), w)?;
         let rel_rf = ntk_bounds::concentration::kernel_concentration_error(
             rf.as_ref(),
             rf_n.as_ref(),
@@ -237,8 +204,8 @@ Similar picture holds for random features. And this proof is based on applying m
                     .map(|w| {
                         let mut q = [0.0; 4];
                         for (k, qk) in q.iter_mut().enumerate() {
-                            let mut v: Vec<f64> = idx.iter().map(|&i| results[i][w][k]).collect();
-                            *qk = median(&mut v);
+                            let v: Vec<f64> = idx.iter().map(|&i| results[i][w][k]).collect();
+                            *qk = median(&v);
                         }
                         q
                     })
@@ -478,7 +445,8 @@ exactly the seed's formula), w_i ~ N(0, I_d/d), inputs x uniform on √d·S^(d�
 n ∈ {sizes:?}, N ∈ {widths:?}; for each (d, n) {reps} repetitions (fresh x and w, seeds from the \
 experiment's task seeds), the N-sequence uses nested neurons (the first N rows of one weight matrix), \
 and every table entry is the median over repetitions. Limits K^RF, K^NT from the arc-cosine duals of \
-ReLU (`ntk_kernels::analytic::dual`); ‖K^(−1/2)K_N K^(−1/2) − I‖_op by \
+ReLU (`ntk_kernels::random_features::random_feature_kernels`), finite-N kernels by \
+`RandomFeatures::kernels` on the first N rows of one weight matrix; ‖K^(−1/2)K_N K^(−1/2) − I‖_op by \
 `ntk_bounds::concentration::kernel_concentration_error` (Cholesky factor K = LLᵀ, eigenvalues of \
 L⁻¹K_N L⁻ᵀ). Slopes are least-squares log-log fits in N per (n, d) cell (bootstrap intervals in \
 results.json); the claimed slope is their mean."

@@ -11,7 +11,8 @@
 //! E(σ(⟨w,x⟩) − σ(⟨w*,x⟩))² = ‖w‖²/2 + ‖w*‖²/2 − 2‖w‖‖w*‖κ₁(cos∠(w, w*)) with κ₁ the degree-1
 //! arc-cosine kernel (Cho & Saul 2009), evaluated through `ntk_kernels::analytic::dual`.
 
-use super::rf_nt_concentration::{a_bt, gaussian_matrix};
+use super::lazy_ratio::median;
+use super::rf_nt_concentration::gaussian_matrix;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::{linear_fit, spearman};
 use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
@@ -19,6 +20,7 @@ use anyhow::{Context as _, anyhow};
 use faer::{Mat, MatRef, Par};
 use ntk_kernels::Activation;
 use ntk_kernels::analytic::dual;
+use ntk_kernels::random_features::random_feature_kernels;
 use ntk_kernels::regression::kernel_ridge;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -146,21 +148,11 @@ fn gd_run(
 }
 
 /// The NTK of the two-layer ReLU network (both layers trained, w ~ N(0, I/d)):
-/// K = K^RF + K^NT = E σ(⟨w,x⟩)σ(⟨w,x'⟩) + (⟨x,x'⟩/d) E σ'σ'.
-fn ntk_matrix(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
-    let d = a.ncols() as f64;
-    let ab = a_bt(a, b, Par::Seq);
-    let na: Vec<f64> = (0..a.nrows())
-        .map(|i| (0..a.ncols()).map(|j| a[(i, j)].powi(2)).sum::<f64>() / d)
-        .collect();
-    let nb: Vec<f64> = (0..b.nrows())
-        .map(|i| (0..b.ncols()).map(|j| b[(i, j)].powi(2)).sum::<f64>() / d)
-        .collect();
-    Mat::from_fn(a.nrows(), b.nrows(), |i, j| {
-        let c = ab[(i, j)] / d;
-        let du = dual(&Activation::Relu, na[i], nb[j], c);
-        du.nngp + c * du.ntk_dot
-    })
+/// K = K^RF + K^NT = E σ(⟨w,x⟩)σ(⟨w,x'⟩) + (⟨x,x'⟩/d) E σ'σ'
+/// (`ntk_kernels::random_features::random_feature_kernels`).
+fn ntk_matrix(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> anyhow::Result<Mat<f64>> {
+    let k = random_feature_kernels(&Activation::Relu, a, b, Par::Seq)?;
+    Ok(&k.rf + &k.nt)
 }
 
 /// Normalised test error of NTK kernel ridge regression with `n` samples of the teacher.
@@ -176,9 +168,9 @@ fn krr_error(seed: u64, w_star: &[f64], n: usize, n_test: usize) -> anyhow::Resu
     };
     let y = label(x.as_ref());
     let y_test = label(x_test.as_ref());
-    let k = ntk_matrix(x.as_ref(), x.as_ref());
+    let k = ntk_matrix(x.as_ref(), x.as_ref())?;
     let k = Mat::from_fn(n, n, |i, j| 0.5 * (k[(i, j)] + k[(j, i)]));
-    let k_test = ntk_matrix(x_test.as_ref(), x.as_ref());
+    let k_test = ntk_matrix(x_test.as_ref(), x.as_ref())?;
     let pred = kernel_ridge(k.as_ref(), k_test.as_ref(), y.as_ref(), RIDGE, Par::Seq)
         .with_context(|| format!("NTK ridge regression at n = {n}"))?;
     let mse: f64 = (0..n_test)
@@ -193,17 +185,6 @@ fn unit_vector(rng: &mut ChaCha8Rng, d: usize) -> Vec<f64> {
     let g = gaussian_matrix(rng, 1, d, 1.0);
     let norm = (0..d).map(|j| g[(0, j)].powi(2)).sum::<f64>().sqrt();
     (0..d).map(|j| g[(0, j)] / norm).collect()
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    let m = s.len();
-    if m % 2 == 1 {
-        s[m / 2]
-    } else {
-        0.5 * (s[m / 2 - 1] + s[m / 2])
-    }
 }
 
 impl Experiment for SingleNeuron {

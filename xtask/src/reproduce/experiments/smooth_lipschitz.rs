@@ -2,34 +2,16 @@
 //! map of K_σ(x, x') = ⟨x, x'⟩E[σ'(wᵀx)σ'(wᵀx')] + E[σ(wᵀx)σ(wᵀx')] is Lipschitz on the sphere with
 //! constant √((γ₀ + γ₁)·max(1, (2γ₁ + γ₂)/(γ₀ + γ₁))), γⱼ = E[(σ⁽ʲ⁾(u))²].
 
-use super::relu_ntk_closed_form::{Series, lines_and_points};
+use super::relu_ntk_closed_form::random_unit;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
-use faer::{Mat, Side};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use ntk_kernels::Activation;
+use ntk_kernels::analytic::quadrature::{GAUSS_HERMITE_ORDER, expectation_1d, normal_rule};
 use rand::RngExt;
 use serde_json::json;
 use std::fmt::Write as _;
 
 pub struct SmoothLipschitz;
-
-/// Gauss–Hermite rule for the standard normal measure (probabilists' weight e^{−x²/2}/√(2π)) by
-/// the Golub–Welsch algorithm: nodes are the eigenvalues of the Jacobi matrix with off-diagonal
-/// √k, weights the squared first components of its eigenvectors (they sum to 1).
-fn gauss_hermite_normal(n: usize) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
-    let jacobi = Mat::<f64>::from_fn(n, n, |i, j| {
-        if i + 1 == j || j + 1 == i {
-            (i.max(j) as f64).sqrt()
-        } else {
-            0.0
-        }
-    });
-    let eig = jacobi
-        .self_adjoint_eigen(Side::Lower)
-        .map_err(|e| anyhow::anyhow!("Golub–Welsch eigendecomposition failed: {e:?}"))?;
-    let nodes: Vec<f64> = (0..n).map(|i| eig.S()[i]).collect();
-    let weights: Vec<f64> = (0..n).map(|i| eig.U()[(0, i)].powi(2)).collect();
-    Ok((nodes, weights))
-}
 
 /// An activation scaled and shifted: σ(u) = scale·base(u) (used for e^{u−2} = e^{−2}·eᵘ).
 #[derive(Clone, Copy)]
@@ -50,23 +32,17 @@ impl Scaled {
     }
 }
 
-/// γⱼ = E_{u∼N(0,1)}[(σ⁽ʲ⁾(u))²] by Gauss–Hermite quadrature.
-fn gammas(act: &Scaled, nodes: &[f64], weights: &[f64]) -> [f64; 3] {
-    let mut g = [0.0; 3];
-    for (j, gj) in g.iter_mut().enumerate() {
-        *gj = nodes
-            .iter()
-            .zip(weights)
-            .map(|(&u, &w)| w * act.derivative(j, u).powi(2))
-            .sum();
-    }
-    g
+/// γⱼ = E_{u∼N(0,q)}[(σ⁽ʲ⁾(u))²], j = 0, 1, 2, by the library's Gauss–Hermite rule.
+fn gammas(act: &Scaled, variance: f64) -> [f64; 3] {
+    [0, 1, 2].map(|j| expectation_1d(variance, |u| act.derivative(j, u).powi(2)))
 }
 
 /// ‖Φ_σ(x) − Φ_σ(y)‖² on the sphere at chord d = ‖x − y‖ (u = 1 − d²/2), written without
 /// cancellation as E[(σ(a) − σ(b))²] + 2(1 − u)γ₁ + u·E[(σ'(a) − σ'(b))²], (a, b) standard normal
 /// with correlation u: a = z₁, b − a = −(1 − u)z₁ + √((1 − u)(1 + u)) z₂ (2-D Gauss–Hermite).
-fn phi_distance_sq(act: &Scaled, gamma1: f64, chord: f64, nodes: &[f64], weights: &[f64]) -> f64 {
+fn phi_distance_sq(act: &Scaled, gamma1: f64, chord: f64) -> f64 {
+    let rule = normal_rule();
+    let (nodes, weights) = (&rule.nodes, &rule.weights);
     let one_minus_u = 0.5 * chord * chord;
     let u = 1.0 - one_minus_u;
     let s = (one_minus_u * (2.0 - one_minus_u)).max(0.0).sqrt();
@@ -119,10 +95,9 @@ impl Experiment for SmoothLipschitz {
     }
 
     fn run(&self, ctx: &Context<'_>) -> anyhow::Result<Findings> {
-        let n_nodes = ctx.scale.pick(48, 80, 120);
+        let n_nodes = GAUSS_HERMITE_ORDER;
         let n_pairs = ctx.scale.pick(300, 2_000, 20_000);
         let dim = 5;
-        let (nodes, weights) = gauss_hermite_normal(n_nodes)?;
         let activations = [
             Scaled {
                 name: "exp(u−2)",
@@ -157,18 +132,12 @@ impl Experiment for SmoothLipschitz {
         let mut chords = Vec::with_capacity(n_pairs);
         for i in 0..n_pairs {
             if i % 2 == 0 {
-                let x: Vec<f64> = (0..dim)
-                    .map(|_| rng.sample::<f64, _>(rand_distr::StandardNormal))
-                    .collect();
-                let y: Vec<f64> = (0..dim)
-                    .map(|_| rng.sample::<f64, _>(rand_distr::StandardNormal))
-                    .collect();
-                let nx = x.iter().map(|a| a * a).sum::<f64>().sqrt();
-                let ny = y.iter().map(|a| a * a).sum::<f64>().sqrt();
+                let x = random_unit(&mut rng, dim);
+                let y = random_unit(&mut rng, dim);
                 let d = x
                     .iter()
                     .zip(&y)
-                    .map(|(a, b)| (a / nx - b / ny).powi(2))
+                    .map(|(a, b)| (a - b).powi(2))
                     .sum::<f64>()
                     .sqrt();
                 chords.push(d);
@@ -187,19 +156,16 @@ impl Experiment for SmoothLipschitz {
         }
         let mut rows = Vec::new();
         for (k, act) in activations.iter().enumerate() {
-            let g = gammas(act, &nodes, &weights);
+            let g = gammas(act, 1.0);
             let mut sup = 0.0f64;
             for &d in &chords {
-                let r = phi_distance_sq(act, g[1], d, &nodes, &weights).sqrt() / d;
+                let r = phi_distance_sq(act, g[1], d).sqrt() / d;
                 sup = sup.max(r);
             }
             let curve: Vec<(f64, f64)> = (0..=40)
                 .map(|i| {
                     let d = 1e-4 * 2e4f64.powf(i as f64 / 40.0);
-                    (
-                        d,
-                        phi_distance_sq(act, g[1], d, &nodes, &weights).sqrt() / d,
-                    )
+                    (d, phi_distance_sq(act, g[1], d).sqrt() / d)
                 })
                 .collect();
             rows.push(Row {
@@ -226,19 +192,8 @@ impl Experiment for SmoothLipschitz {
         let normalized = |g: [f64; 3]| bound([1.0, g[1] / g[0], g[2] / g[0]]);
         // (C) pre-activations of variance 2 (weights w ~ N(0, 2I), the c_σ = 2 scaling of the
         // slide's two-layer ReLU net), γⱼ = E[(σ⁽ʲ⁾(√2 u))²].
-        let var2_gammas = |act: &Scaled| -> [f64; 3] {
-            let mut g = [0.0; 3];
-            for (j, gj) in g.iter_mut().enumerate() {
-                *gj = nodes
-                    .iter()
-                    .zip(&weights)
-                    .map(|(&u, &w)| w * act.derivative(j, std::f64::consts::SQRT_2 * u).powi(2))
-                    .sum();
-            }
-            g
-        };
-        let exp_var2 = var2_gammas(&activations[0]);
-        let softplus_var2 = var2_gammas(&activations[1]);
+        let exp_var2 = gammas(&activations[0], 2.0);
+        let softplus_var2 = gammas(&activations[1], 2.0);
         let conventions = vec![
             (
                 "(A) as stated: w ~ N(0, I), γⱼ = E[(σ⁽ʲ⁾(u))²]",
@@ -362,29 +317,31 @@ impl Experiment for SmoothLipschitz {
         }
 
         let (path, rel) = ctx.figure_path("ratio-vs-bound.svg");
-        let mut curves: Vec<Series> = Vec::new();
-        let mut points: Vec<Series> = Vec::new();
+        let mut chart = Chart::new(
+            "Smooth activations: distance ratio on the sphere vs Prop. 9 bound",
+            "‖x − y‖",
+            "ratio",
+        )
+        .scales(AxisScale::Log, AxisScale::Log);
         for r in &rows {
-            curves.push((format!("{}: ‖Φ(x)−Φ(y)‖/‖x−y‖", r.name), r.curve.clone()));
-            points.push((
+            chart = chart.with(Series::line(
+                format!("{}: ‖Φ(x)−Φ(y)‖/‖x−y‖", r.name),
+                r.curve.clone(),
+            ));
+        }
+        for r in &rows {
+            chart = chart.with(Series::scatter(
                 format!("{}: Prop. 9 bound", r.name),
                 vec![(1e-4, r.bound), (2.0, r.bound)],
             ));
         }
-        lines_and_points(
-            &path,
-            "Smooth activations: distance ratio on the sphere vs Prop. 9 bound",
-            "‖x − y‖",
-            "ratio",
-            &curves,
-            &points,
-            true,
-        )?;
+        render_svg(&chart, &path)?;
         (ctx.progress)(1.0);
 
         let setup = format!(
-            "- γⱼ by {n_nodes}-node Gauss–Hermite quadrature for N(0, 1) (Golub–Welsch through \
-             faer's symmetric eigensolver); checked against the closed form e^(−2) for e^(u−2).\n\
+            "- γⱼ by {n_nodes}-node Gauss–Hermite quadrature for N(0, 1) \
+             (`ntk_kernels::analytic::quadrature::expectation_1d`, the library's cached rule); \
+             checked against the closed form e^(−2) for e^(u−2).\n\
              - On the sphere ‖Φ(x) − Φ(y)‖² = K(1) + K(1) − 2K(u) depends on u = ⟨x, y⟩ only; it is \
              evaluated without cancellation as E[(σ(a) − σ(b))²] + 2(1 − u)γ₁ + u·E[(σ'(a) − \
              σ'(b))²] with (a, b) standard normal of correlation u (2-D tensor Gauss–Hermite, b − a \
