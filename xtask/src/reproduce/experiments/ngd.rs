@@ -196,7 +196,7 @@ $$\\|\\mathbf{u}(k) - \\mathbf{y}\\|_2^2 \\leq (1 - \\eta)^k \\|\\mathbf{u}(0) -
                     xs.as_ref(),
                     &y_sweep,
                     &theta0,
-                    &GdConfig::new(sweep_n as f64 * eta, 3 * predicted_count / 2),
+                    &GdConfig::new(sweep_n as f64 * eta, 3 * predicted_count),
                     |_, _, _| Ok(()),
                 )?;
                 let gd_count =
@@ -371,7 +371,7 @@ not centred. NGD θ ← θ − ηJᵀ(JJᵀ)⁻¹(u − y) (damping 0, Cholesky)
 data set of {sweep_n} sphere points (d = {d}) whose row 1 is moved to angle t ∈ [0.05, 0.4] of row 0 in their common \
 plane (λ₀ ≈ t/(2π), all other rows fixed); labels N(0, 1) with y₀ = 1, y₁ = −1 (so the residual has an O(1) share on \
 the λ₀ eigenvector (e₀ − e₁)/√2 for every t), all scaled by {LABEL_SCALE}; centred net (u(0) = 0) of width \
-{sweep_width}; NGD with η = 0.5 and GD with η = 1/λ_max(H^∞) on Φ = ½‖u − y‖² (library step n/λ_max; budget 1.5× the \
+{sweep_width}; NGD with η = 0.5 and GD with η = 1/λ_max(H^∞) on Φ = ½‖u − y‖² (library step n/λ_max; budget 3× the \
 linearised count), both from the same θ⁰, counted to ‖u − y‖² ≤ {TARGET}·‖u(0) − y‖². Why the label scale: fitting \
 the λ₀ direction moves the weights by ‖ΔW‖ ≈ |r_v|/√λ₀, concentrated on the ≈ mt/π neurons whose hyperplane separates \
 the close pair; those flip their patterns (leaving the lazy regime) unless m ≫ λ₀⁻⁴ (Zhang et al.'s n⁴/λ₀⁴ width); \
