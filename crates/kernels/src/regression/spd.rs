@@ -12,7 +12,8 @@ use crate::{Error, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::matmul::matmul;
 use faer::linalg::{cholesky, evd};
-use faer::{Accum, Conj, Mat, MatRef, Par};
+use faer::prelude::{Reborrow, ReborrowMut};
+use faer::{Accum, Conj, Mat, MatMut, MatRef, Par};
 use rand::RngExt;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -70,14 +71,24 @@ pub(crate) fn check_gram(arg: &'static str, k: MatRef<'_, f64>) -> Result<()> {
     let scale = (0..n).map(|i| k[(i, i)].abs()).fold(0.0, f64::max);
     // Symmetry up to rounding of the routine that built it: 1e3·ε relative to the diagonal.
     let tol = 1e3 * f64::EPSILON * scale.max(f64::MIN_POSITIVE);
-    for j in 0..n {
-        for i in j + 1..n {
-            if (k[(i, j)] - k[(j, i)]).abs() > tol {
-                return Err(Error::InvalidParameter {
-                    arg,
-                    value: format!("K[{i},{j}] = {} vs K[{j},{i}] = {}", k[(i, j)], k[(j, i)]),
-                    reason: "a kernel matrix must be symmetric",
-                });
+    // 64 × 64 tiles, so that the transposed reads stay in cache.
+    const TILE: usize = 64;
+    for j0 in (0..n).step_by(TILE) {
+        for i0 in (j0..n).step_by(TILE) {
+            for j in j0..(j0 + TILE).min(n) {
+                for i in i0.max(j + 1)..(i0 + TILE).min(n) {
+                    if (k[(i, j)] - k[(j, i)]).abs() > tol {
+                        return Err(Error::InvalidParameter {
+                            arg,
+                            value: format!(
+                                "K[{i},{j}] = {} vs K[{j},{i}] = {}",
+                                k[(i, j)],
+                                k[(j, i)]
+                            ),
+                            reason: "a kernel matrix must be symmetric",
+                        });
+                    }
+                }
             }
         }
     }
@@ -102,7 +113,13 @@ pub(crate) fn deterministic_par(rows: usize, cols: usize, par: Par) -> Par {
     if rows.min(cols) < 32 { Par::Seq } else { par }
 }
 
-/// `dst ← accum(dst, alpha·a·b)` with [`deterministic_par`].
+/// Output rows per task of a thin product.
+const ROWS_PER_TASK: usize = 128;
+
+/// `dst ← accum(dst, alpha·a·b)`. Wide products use faer with `par` (its GEMM partitions the
+/// output, so its rounding does not depend on the thread count). Thin products are split into
+/// fixed blocks of [`ROWS_PER_TASK`] output rows, each a sequential product, run in parallel
+/// unless `par` is sequential: the same partition for any thread count.
 pub(crate) fn gemm(
     dst: faer::MatMut<'_, f64>,
     accum: Accum,
@@ -111,8 +128,31 @@ pub(crate) fn gemm(
     alpha: f64,
     par: Par,
 ) {
-    let par = deterministic_par(dst.nrows(), dst.ncols(), par);
-    matmul(dst, accum, a, b, alpha, par);
+    if !matches!(deterministic_par(dst.nrows(), dst.ncols(), par), Par::Seq) {
+        matmul(dst, accum, a, b, alpha, par);
+        return;
+    }
+    let rows = dst.nrows();
+    let mut blocks = Vec::with_capacity(rows.div_ceil(ROWS_PER_TASK));
+    let mut rest = dst;
+    let mut first = 0;
+    while first < rows {
+        let len = ROWS_PER_TASK.min(rows - first);
+        let (top, bottom) = rest.split_at_row_mut(len);
+        blocks.push((first, top));
+        rest = bottom;
+        first += len;
+    }
+    let task = |(first, block): (usize, faer::MatMut<'_, f64>)| {
+        let len = block.nrows();
+        matmul(block, accum, a.subrows(first, len), b, alpha, Par::Seq);
+    };
+    if matches!(par, Par::Seq) || blocks.len() == 1 {
+        blocks.into_iter().for_each(task);
+    } else {
+        use rayon::prelude::*;
+        blocks.into_par_iter().for_each(task);
+    }
 }
 
 /// Smallest eigenvalue by a full symmetric eigendecomposition (used on the error path only).
@@ -121,8 +161,34 @@ fn exact_lambda_min(k: MatRef<'_, f64>, par: Par) -> Result<f64> {
     Ok(values[0])
 }
 
-/// Eigenvalues (ascending) and optionally eigenvectors of a symmetric matrix.
+/// Degree of parallelism given to faer's symmetric eigendecomposition. Its tridiagonal
+/// reduction splits each matrix–vector product into one partial sum per thread of the `Par` it
+/// is given, so the rounding depends on that number: we always give it the same one.
+const EIGEN_PARTITION: usize = 2;
+
+/// Eigenvalues (ascending) and optionally eigenvectors of a symmetric matrix, with a fixed
+/// partition ([`EIGEN_PARTITION`]) so that the result is the same for any `par` and thread
+/// count: on the current rayon pool when `par` is parallel, otherwise on a private one-thread
+/// pool (sequential execution, same partition).
 fn eigen_in_place(
+    k: MatRef<'_, f64>,
+    vectors: bool,
+    par: Par,
+) -> Result<(Vec<f64>, Option<Mat<f64>>)> {
+    let fixed = Par::rayon(EIGEN_PARTITION);
+    match par {
+        Par::Seq => rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .map_err(|e| Error::LinearAlgebra(format!("thread pool: {e}")))?
+            .install(|| eigen_with_par(k, vectors, fixed)),
+        _ => eigen_with_par(k, vectors, fixed),
+    }
+}
+
+/// Eigenvalues (ascending) and optionally eigenvectors of a symmetric matrix (faer, `par` as
+/// given).
+fn eigen_with_par(
     k: MatRef<'_, f64>,
     vectors: bool,
     par: Par,
@@ -169,66 +235,134 @@ fn with_ridge(k: MatRef<'_, f64>, ridge: f64) -> Mat<f64> {
     a
 }
 
-/// Lanczos with full reorthogonalisation: the largest Ritz value of the symmetric operator
-/// `apply` after `min(n, LANCZOS_STEPS)` steps (a lower bound on its largest eigenvalue).
-fn lanczos_largest(n: usize, mut apply: impl FnMut(&Mat<f64>) -> Mat<f64>) -> Result<f64> {
-    let steps = n.min(LANCZOS_STEPS);
-    // A fixed pseudo-random start vector: deterministic and generically not orthogonal to the
+/// Vectors per block of the block Lanczos iteration.
+const LANCZOS_BLOCK: usize = 8;
+
+/// Block Lanczos with full reorthogonalisation: the largest Ritz value of the symmetric operator
+/// `apply` (`apply(v, w)` sets w = A·v for a block v of columns) on the block Krylov space
+/// span{V, AV, A²V, …} of a fixed pseudo-random n × [`LANCZOS_BLOCK`] start block, after at most
+/// [`LANCZOS_STEPS`] block steps (a lower bound on the largest eigenvalue; exact once the space
+/// is all of Rⁿ). Each step applies the operator to a whole block, so one pass over the matrix
+/// serves [`LANCZOS_BLOCK`] vectors. Everything runs sequentially in a fixed order.
+///
+/// # Reference
+/// Golub & Van Loan 2013, *Matrix Computations* (4th ed.), §10.3.6 (block Lanczos).
+fn lanczos_largest(
+    n: usize,
+    mut apply: impl FnMut(MatRef<'_, f64>, MatMut<'_, f64>),
+) -> Result<f64> {
+    let block = LANCZOS_BLOCK.min(n);
+    let max_dim = n.min(LANCZOS_STEPS * block);
+    // A fixed pseudo-random start block: deterministic and generically not orthogonal to the
     // top eigenvector.
     let mut rng = ChaCha8Rng::seed_from_u64(0x6c61_6e63_7a6f_7321);
-    let mut v = Mat::<f64>::from_fn(n, 1, |_, _| rng.random::<f64>() - 0.5);
-    let norm = v.norm_l2();
-    v /= faer::Scale(norm);
-    let mut basis: Vec<Mat<f64>> = Vec::with_capacity(steps);
-    let mut alpha = Vec::with_capacity(steps);
-    let mut beta: Vec<f64> = Vec::with_capacity(steps);
+    let mut candidate = Mat::<f64>::from_fn(n, block, |_, _| rng.random::<f64>() - 0.5);
+    let mut basis = Mat::<f64>::zeros(n, max_dim);
+    // T = Qᵀ A Q, filled block column by block column.
+    let mut projected = Mat::<f64>::zeros(max_dim, max_dim);
+    let mut image = Mat::<f64>::zeros(n, block);
+    let mut dim = 0;
     let mut previous = f64::NAN;
     let mut ritz = f64::NAN;
-    for _ in 0..steps {
-        let mut w = apply(&v);
-        let a = (v.transpose() * &w)[(0, 0)];
-        alpha.push(a);
-        basis.push(v.clone());
-        // Full reorthogonalisation (twice is enough; Giraud et al. 2005).
-        for _ in 0..2 {
-            for q in &basis {
-                let c = (q.transpose() * &w)[(0, 0)];
-                w -= faer::Scale(c) * q;
+    loop {
+        let added = extend_basis(basis.as_mut(), dim, candidate.as_mut(), max_dim - dim);
+        if added == 0 {
+            break; // invariant subspace: the Ritz values are eigenvalues
+        }
+        let new = basis.as_ref().subcols(dim, added);
+        let mut w = image.as_mut().subcols_mut(0, added);
+        apply(new, w.rb_mut());
+        dim += added;
+        // New columns of T: Q[:, ..dim]ᵀ (A Q_new), mirrored into the new rows.
+        let mut column = Mat::<f64>::zeros(dim, added);
+        matmul(
+            column.as_mut(),
+            Accum::Replace,
+            basis.as_ref().subcols(0, dim).transpose(),
+            w.rb(),
+            1.0,
+            Par::Seq,
+        );
+        for j in 0..added {
+            for i in 0..dim {
+                let value = column[(i, j)];
+                projected[(i, dim - added + j)] = value;
+                projected[(dim - added + j, i)] = value;
             }
         }
-        ritz = largest_ritz_value(&alpha, &beta)?;
+        let t = projected.as_ref().subrows(0, dim).subcols(0, dim);
+        let values = eigen_with_par(t, false, Par::Seq)?.0;
+        ritz = values[dim - 1];
         // Stop once the top Ritz value has settled (relative change ≤ LANCZOS_RTOL).
-        if (ritz - previous).abs() <= LANCZOS_RTOL * ritz.abs() {
+        if (ritz - previous).abs() <= LANCZOS_RTOL * ritz.abs() || dim == max_dim {
             break;
         }
         previous = ritz;
-        let b = w.norm_l2();
-        if b.is_nan() || b <= 1e-14 * a.abs().max(f64::MIN_POSITIVE) || basis.len() == steps {
-            break;
-        }
-        beta.push(b);
-        v = w / faer::Scale(b);
+        candidate = Mat::<f64>::zeros(n, added);
+        candidate.copy_from(w.rb());
     }
     Ok(ritz)
 }
 
-/// Largest eigenvalue of the tridiagonal Lanczos matrix with diagonal `alpha` and
-/// off-diagonal `beta` (len(beta) = len(alpha) − 1).
-fn largest_ritz_value(alpha: &[f64], beta: &[f64]) -> Result<f64> {
-    let m = alpha.len();
-    let t = Mat::<f64>::from_fn(m, m, |i, j| {
-        if i == j {
-            alpha[i]
-        } else if i == j + 1 {
-            beta[j]
-        } else if j == i + 1 {
-            beta[i]
-        } else {
-            0.0
+/// Orthonormalises the columns of `candidate` against `basis[:, ..dim]` and each other (block
+/// classical Gram–Schmidt twice, then modified Gram–Schmidt twice within the block; twice is
+/// enough, Giraud et al. 2005) and appends at most `room` of them to the basis. Columns that
+/// lose all but 1e-10 of their norm (already in the span) are dropped. Returns how many were
+/// appended.
+fn extend_basis(
+    mut basis: MatMut<'_, f64>,
+    dim: usize,
+    mut candidate: MatMut<'_, f64>,
+    room: usize,
+) -> usize {
+    let width = candidate.ncols();
+    if dim > 0 {
+        let mut coefficients = Mat::<f64>::zeros(dim, width);
+        for _ in 0..2 {
+            let previous = basis.rb().subcols(0, dim);
+            matmul(
+                coefficients.as_mut(),
+                Accum::Replace,
+                previous.transpose(),
+                candidate.rb(),
+                1.0,
+                Par::Seq,
+            );
+            matmul(
+                candidate.rb_mut(),
+                Accum::Add,
+                previous,
+                coefficients.as_ref(),
+                -1.0,
+                Par::Seq,
+            );
         }
-    });
-    let values = eigen_in_place(t.as_ref(), false, Par::Seq)?.0;
-    Ok(values[m - 1])
+    }
+    let mut added = 0;
+    for j in 0..width {
+        if added == room {
+            break;
+        }
+        let original = candidate.rb().col(j).norm_l2();
+        let mut v = candidate.rb().col(j).to_owned();
+        for _ in 0..2 {
+            for i in 0..added {
+                let q = basis.rb().col(dim + i);
+                let c = q.transpose() * &v;
+                v -= faer::Scale(c) * q;
+            }
+        }
+        let norm = v.norm_l2();
+        if norm.is_nan() || norm <= 1e-10 * original {
+            continue;
+        }
+        basis
+            .rb_mut()
+            .col_mut(dim + added)
+            .copy_from(&v / faer::Scale(norm));
+        added += 1;
+    }
+    added
 }
 
 /// Cholesky factor of a positive-definite kernel matrix K + λI, with its [`SolveInfo`].
@@ -253,8 +387,7 @@ impl Cholesky {
         check_gram("k_train_train", k)?;
         check_ridge("ridge", ridge)?;
         let n = k.nrows();
-        let a = with_ridge(k, ridge);
-        let mut lower = a.clone();
+        let mut lower = with_ridge(k, ridge);
         let mut mem = MemBuffer::new(cholesky::llt::factor::cholesky_in_place_scratch::<f64>(
             n,
             par,
@@ -269,7 +402,7 @@ impl Cholesky {
         );
         if factored.is_err() {
             return Err(Error::NotPositiveDefinite {
-                lambda_min: exact_lambda_min(a.as_ref(), par)?,
+                lambda_min: exact_lambda_min(with_ridge(k, ridge).as_ref(), par)?,
             });
         }
         for j in 0..n {
@@ -277,24 +410,28 @@ impl Cholesky {
                 lower[(i, j)] = 0.0;
             }
         }
-        let lambda_max = lanczos_largest(n, |v| {
-            let mut w = Mat::<f64>::zeros(n, 1);
-            matmul(
-                w.as_mut(),
-                Accum::Replace,
-                a.as_ref(),
-                v.as_ref(),
-                1.0,
-                Par::Seq,
-            );
-            w
-        })?;
+        // λ_max on K + λI and λ_max of (K + λI)⁻¹ through the factor: two independent,
+        // internally sequential iterations, run side by side when `par` allows.
         let lower_ref = lower.as_ref();
-        let inverse_max = lanczos_largest(n, |v| {
-            let mut w = v.clone();
-            solve_with_lower(lower_ref, w.as_mut(), Par::Seq);
-            w
-        })?;
+        let largest = || {
+            lanczos_largest(n, |v, mut w| {
+                matmul(w.rb_mut(), Accum::Replace, k, v, 1.0, Par::Seq);
+                if ridge != 0.0 {
+                    w += faer::Scale(ridge) * v;
+                }
+            })
+        };
+        let inverse = || {
+            lanczos_largest(n, |v, mut w| {
+                w.copy_from(v);
+                solve_with_lower(lower_ref, w, Par::Seq);
+            })
+        };
+        let (lambda_max, inverse_max) = match par {
+            Par::Seq => (largest(), inverse()),
+            _ => rayon::join(largest, inverse),
+        };
+        let (lambda_max, inverse_max) = (lambda_max?, inverse_max?);
         let lambda_min = 1.0 / inverse_max;
         if lambda_min.is_nan() || lambda_min <= n as f64 * f64::EPSILON * lambda_max {
             return Err(Error::NotPositiveDefinite { lambda_min });
