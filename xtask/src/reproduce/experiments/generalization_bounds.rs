@@ -33,6 +33,9 @@ use std::fmt::Write as _;
 
 pub struct GeneralizationBounds;
 
+/// A quantity read off one noise level (for the figure).
+type LevelValue = Box<dyn Fn(&Level) -> f64>;
+
 /// Confidence level δ of every bound (Cao & Gu need δ ≤ 1/e).
 const DELTA: f64 = 0.05;
 
@@ -204,10 +207,10 @@ $$\\mathcal{R}_{\\mathcal{S}}(\\mathcal{F}_{A,B}) \\leq \\frac{B}{\\sqrt{2n}} \\
             "0-1 error / bound",
         )
         .scales(AxisScale::Linear, AxisScale::Log);
-        let series: [(&str, Box<dyn Fn(&Level) -> f64>); 5] = [
+        let series: [(&str, LevelValue); 5] = [
             (
                 "test error (noisy test labels)",
-                Box::new(|l| l.test_error.max(floor)),
+                Box::new(move |l| l.test_error.max(floor)),
             ),
             ("Arora Thm 5.1", Box::new(|l| l.arora)),
             ("Cao & Gu NTRF", Box::new(|l| l.cao_gu)),

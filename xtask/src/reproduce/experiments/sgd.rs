@@ -19,6 +19,9 @@ use std::fmt::Write as _;
 
 pub struct Sgd;
 
+/// Iterations to ε (∞ if missed) and the (step, L/L(0)) curve of one run.
+type SgdRun = (f64, Vec<(usize, f64)>);
+
 /// Target: full-batch training loss ≤ ε·L(0).
 const TARGET: f64 = 1e-3;
 
@@ -69,7 +72,7 @@ $$T = O(n^5\\log(m)\\log^2(1/\\epsilon)/(B\\phi^2))$$"
         let tasks: Vec<(usize, usize)> = (0..widths.len())
             .flat_map(|w| (0..n_seeds).map(move |s| (w, s)))
             .collect();
-        let runs: Vec<Result<(f64, Vec<(usize, f64)>)>> = tasks
+        let runs: Vec<Result<SgdRun>> = tasks
             .par_iter()
             .enumerate()
             .map(|(t, &(w, _))| {
@@ -109,7 +112,7 @@ $$T = O(n^5\\log(m)\\log^2(1/\\epsilon)/(B\\phi^2))$$"
                 Ok((hit.map_or(f64::INFINITY, |k| k as f64), curve))
             })
             .collect();
-        let runs: Vec<(f64, Vec<(usize, f64)>)> = runs.into_iter().collect::<Result<_>>()?;
+        let runs: Vec<SgdRun> = runs.into_iter().collect::<Result<_>>()?;
         (ctx.progress)(0.9);
         let med: Vec<f64> = (0..widths.len())
             .map(|w| {

@@ -33,6 +33,9 @@ use std::fmt::Write as _;
 
 pub struct WidthRequirements;
 
+/// Observed width (if any) and the (width, worst measured value) trace of one search.
+type Search = (Option<usize>, Vec<(usize, f64)>);
+
 /// Failure probability δ of every requirement.
 const DELTA: f64 = 0.05;
 /// Entrywise kernel accuracy ε of Thm 3.1 (deviation target (L + 1)ε with L = 1).
@@ -233,7 +236,7 @@ $$\\|\\mathbf{u}(k) - \\mathbf{y}\\|_2^2 \\leq (1 - \\eta)^k \\|\\mathbf{u}(0) -
         let tasks: Vec<(usize, usize)> = (0..datasets.len())
             .flat_map(|s| (0..3).map(move |t| (s, t)))
             .collect();
-        let searches: Vec<Result<(Option<usize>, Vec<(usize, f64)>)>> = tasks
+        let searches: Vec<Result<Search>> = tasks
             .par_iter()
             .map(|&(s, t)| {
                 let mut trace = Vec::new();
@@ -256,8 +259,7 @@ $$\\|\\mathbf{u}(k) - \\mathbf{y}\\|_2^2 \\leq (1 - \\eta)^k \\|\\mathbf{u}(0) -
                 Ok((None, trace))
             })
             .collect();
-        let searches: Vec<(Option<usize>, Vec<(usize, f64)>)> =
-            searches.into_iter().collect::<Result<_>>()?;
+        let searches: Vec<Search> = searches.into_iter().collect::<Result<_>>()?;
         (ctx.progress)(0.9);
 
         let observed = |s: usize, t: usize| searches[s * 3 + t].0;
