@@ -32,7 +32,9 @@ pub enum Error {
     #[error("input {index} of `{arg}` has zero norm, but a point on the sphere is required")]
     ZeroNorm { arg: &'static str, index: usize },
     /// A kernel matrix that must be positive definite is not (singular or indefinite).
-    #[error("kernel matrix is not positive definite (lambda_min = {lambda_min:e}); pass a jitter/ridge to regularise")]
+    #[error(
+        "kernel matrix is not positive definite (lambda_min = {lambda_min:e}); pass a jitter/ridge to regularise"
+    )]
     NotPositiveDefinite { lambda_min: f64 },
     /// A numerical procedure did not converge within its iteration limit.
     #[error("{what} did not converge after {iterations} iterations (residual {residual:e})")]

@@ -241,9 +241,15 @@ mod tests {
                 let fd1 = (act.phi(x + h) - act.phi(x - h)) / (2.0 * h);
                 let fd2 = (act.dphi(x + h) - act.dphi(x - h)) / (2.0 * h);
                 let scale = 1.0 + act.dphi(x).abs();
-                assert!((fd1 - act.dphi(x)).abs() <= 1e-8 * scale, "{act:?} σ' at {x}");
+                assert!(
+                    (fd1 - act.dphi(x)).abs() <= 1e-8 * scale,
+                    "{act:?} σ' at {x}"
+                );
                 let scale2 = 1.0 + act.ddphi(x).abs();
-                assert!((fd2 - act.ddphi(x)).abs() <= 1e-8 * scale2, "{act:?} σ'' at {x}");
+                assert!(
+                    (fd2 - act.ddphi(x)).abs() <= 1e-8 * scale2,
+                    "{act:?} σ'' at {x}"
+                );
             }
         }
     }
