@@ -120,7 +120,9 @@ Seed 000 (lecture 09) adds, after Geifman et al. 2020, that the NTK and the Lapl
             coefficient_err = coefficient_err.max((horner(&arccos_coefficients) - kappa1(t)).abs());
         }
         type KernelFn<'a> = &'a dyn Fn(f64) -> f64;
-        let kernels: [(&'static str, KernelFn<'_>, Option<&[f64]>, usize, bool); 3] = [
+        // (name, κ, series coefficients if closed-form, extra decay beyond p, even degrees only)
+        type KernelEntry<'a> = (&'static str, KernelFn<'a>, Option<&'a [f64]>, usize, bool);
+        let kernels: [KernelEntry<'_>; 3] = [
             ("ReLU NTK κ", &kappa, Some(&ntk_coefficients), 0, true),
             ("Laplace e^(−‖x−y‖)", &laplace, None, 0, false),
             (
@@ -155,8 +157,7 @@ Seed 000 (lecture 09) adds, after Geifman et al. 2020, that the NTK and the Lapl
                         // Quadrature tail range: the largest k whose λ_k/λ_0 stays above 1e-13
                         // (rounding ≈ 1e-16·λ₀).
                         let k_hi = (2..=k_max)
-                            .filter(|&k| quadrature[k] / quadrature[0] > 1e-13)
-                            .last()
+                            .rfind(|&k| quadrature[k] / quadrature[0] > 1e-13)
                             .unwrap_or(2);
                         (quadrature.clone(), "quadrature", vec![0.0; k_max + 1], k_hi)
                     }
