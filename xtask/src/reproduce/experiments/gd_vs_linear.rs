@@ -145,7 +145,7 @@ Theorem 3 (informal version of [DZPS18, DLL⁺19, AZLS19, ZCZG20, COB19]). *When
     }
 
     fn run(&self, ctx: &Context<'_>) -> anyhow::Result<Findings> {
-        let widths = doubling_grid(64, ctx.scale.pick(5, 7, 10));
+        let widths = doubling_grid(64, ctx.scale.pick(5, 6, 10));
         let seeds: usize = ctx.scale.pick(2, 3, 8);
         let steps: usize = ctx.scale.pick(200, 400, 2000);
         let mut data_rng = ctx.rng(1);
