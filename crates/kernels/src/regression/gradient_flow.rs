@@ -93,11 +93,6 @@ fn scale_columns(a: MatRef<'_, f64>, g: &[f64]) -> Mat<f64> {
     Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] * g[j])
 }
 
-/// Rows of `a` scaled by `g`: diag(g)·a.
-fn scale_rows(a: MatRef<'_, f64>, g: &[f64]) -> Mat<f64> {
-    Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] * g[i])
-}
-
 fn product(a: MatRef<'_, f64>, b: MatRef<'_, f64>, par: Par) -> Mat<f64> {
     let mut out = Mat::<f64>::zeros(a.nrows(), b.ncols());
     gemm(out.as_mut(), Accum::Replace, a, b, 1.0, par);
@@ -233,18 +228,37 @@ impl GradientDescentMse {
         let scale = self.config.learning_rate / (n * outputs) as f64;
         let par = self.par;
 
-        // Quantities shared by all finite times: z = Uᵀ(f₀ − y), A = Θ_{*X} U.
-        let finite = times.iter().any(|t| t.is_finite());
-        let (z, projected_test) = if finite {
+        // All finite times at once: z = Uᵀ(f₀ − y), then one product
+        // U·[z∘e^{−aλ} | z∘(1 − e^{−aλ})/λ] over every time, and Θ_{*X} times the second half.
+        let finite: Vec<f64> = times.iter().copied().filter(|t| t.is_finite()).collect();
+        let count = finite.len();
+        let mut train_terms = None;
+        let mut test_terms = None;
+        if count > 0 {
             let eigen = self.eigen()?;
             let z = product(eigen.vectors().transpose(), residual.as_ref(), par);
-            let a = test.map(|test| product(test.k_test_train, eigen.vectors(), par));
-            (Some(z), a)
-        } else {
-            (None, None)
-        };
+            let coefficients = Mat::<f64>::from_fn(n, 2 * count * outputs, |i, col| {
+                let (half, rest) = (col / (count * outputs), col % (count * outputs));
+                let (time, output) = (rest / outputs, rest % outputs);
+                let (l, a) = (eigen.values()[i], scale * finite[time]);
+                // (1 − e^{−aλ})/λ without cancellation for small aλ.
+                let factor = if half == 0 {
+                    (-a * l).exp()
+                } else {
+                    -(-a * l).exp_m1() / l
+                };
+                z[(i, output)] * factor
+            });
+            let both = product(eigen.vectors(), coefficients.as_ref(), par);
+            if let Some(test) = test {
+                let growth = both.as_ref().subcols(count * outputs, count * outputs);
+                test_terms = Some(product(test.k_test_train, growth, par));
+            }
+            train_terms = Some(both);
+        }
 
         let mut out = Vec::with_capacity(times.len());
+        let mut finite_index = 0;
         for &t in times {
             if t.is_infinite() {
                 let fx_train = self.y_train.clone();
@@ -271,42 +285,15 @@ impl GradientDescentMse {
                 });
                 continue;
             }
-            let eigen = self.eigen()?;
-            let z = z
+            let first = finite_index * outputs;
+            finite_index += 1;
+            let train = train_terms
                 .as_ref()
-                .ok_or_else(|| Error::LinearAlgebra("missing projection".into()))?;
-            let decay: Vec<f64> = eigen
-                .values()
-                .iter()
-                .map(|&l| (-scale * t * l).exp())
-                .collect();
-            // (1 − e^{−aλ})/λ without cancellation for small aλ.
-            let growth: Vec<f64> = eigen
-                .values()
-                .iter()
-                .map(|&l| -(-scale * t * l).exp_m1() / l)
-                .collect();
-            let mut fx_train = self.y_train.clone();
-            gemm(
-                fx_train.as_mut(),
-                Accum::Add,
-                eigen.vectors(),
-                scale_rows(z.as_ref(), &decay).as_ref(),
-                1.0,
-                par,
-            );
-            let fx_test = match (test, projected_test.as_ref()) {
-                (Some(test), Some(a)) => {
-                    let mut fx = test.fx_test_0.to_owned();
-                    gemm(
-                        fx.as_mut(),
-                        Accum::Add,
-                        a.as_ref(),
-                        scale_rows(z.as_ref(), &growth).as_ref(),
-                        -1.0,
-                        par,
-                    );
-                    Some(fx)
+                .ok_or_else(|| Error::LinearAlgebra("missing eigenbasis".into()))?;
+            let fx_train = &self.y_train + train.as_ref().subcols(first, outputs);
+            let fx_test = match (test, test_terms.as_ref()) {
+                (Some(test), Some(terms)) => {
+                    Some(test.fx_test_0 - terms.as_ref().subcols(first, outputs))
                 }
                 _ => None,
             };

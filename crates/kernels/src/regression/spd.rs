@@ -18,10 +18,12 @@ use rand::RngExt;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// Largest number of Lanczos steps used to estimate λ_max and λ_min (exact when n ≤ this).
+/// Largest number of (block) Lanczos steps used to estimate λ_max and λ_min; each step adds
+/// up to 8 vectors, so the estimates are exact when n ≤ 8 × this.
 pub const LANCZOS_STEPS: usize = 40;
 
-/// Lanczos stops early once the top Ritz value changes by at most this fraction in one step.
+/// Lanczos stops early once the top Ritz value changes by at most this fraction in one (block)
+/// step.
 pub const LANCZOS_RTOL: f64 = 1e-6;
 
 /// Diagnostics of one positive-definite factorisation (not failures).
