@@ -423,10 +423,25 @@ impl Cholesky {
                 }
             })
         };
+        // The block's columns are solved in two fixed halves (in parallel unless `par` is
+        // sequential): the same partition for any thread count.
+        let parallel = !matches!(par, Par::Seq);
         let inverse = || {
             lanczos_largest(n, |v, mut w| {
                 w.copy_from(v);
-                solve_with_lower(lower_ref, w, Par::Seq);
+                let half = w.ncols() / 2;
+                let (left, right) = w.split_at_col_mut(half);
+                let solve = |block: MatMut<'_, f64>| {
+                    if block.ncols() > 0 {
+                        solve_with_lower(lower_ref, block, Par::Seq);
+                    }
+                };
+                if parallel {
+                    rayon::join(|| solve(left), || solve(right));
+                } else {
+                    solve(left);
+                    solve(right);
+                }
             })
         };
         let (lambda_max, inverse_max) = match par {
