@@ -13,7 +13,7 @@ use crate::reproduce::fit::spearman;
 use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par, Side};
+use faer::{Accum, Mat, MatRef, Par};
 use ntk_dynamics::{FlowConfig, gradient_flow_states};
 use ntk_kernels::{Activation, Parameterization};
 use ntk_nets::hessian::LossHessian;
@@ -22,6 +22,7 @@ use ntk_nets::{Mlp, MlpSpec, Model};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
 use serde_json::json;
 use std::fmt::Write as _;
 
@@ -31,10 +32,30 @@ const INPUT_DIM: usize = 10;
 /// Top eigenvalues compared along training.
 const TOP: usize = 5;
 
+/// All eigenvalues of a symmetric matrix, descending, by faer's sequential symmetric eigensolver
+/// (`Par::Seq` explicitly: the convenience method follows the global parallelism, and its
+/// blocked reductions then depend on the thread count).
 fn eigenvalues_descending(m: MatRef<'_, f64>, what: &str) -> anyhow::Result<Vec<f64>> {
-    let mut ev = m
-        .self_adjoint_eigenvalues(Side::Lower)
-        .map_err(|e| anyhow!("eigenvalues of {what}: {e:?}"))?;
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::evd::{ComputeEigenvectors, self_adjoint_evd, self_adjoint_evd_scratch};
+    let n = m.nrows();
+    let mut s = faer::diag::Diag::<f64>::zeros(n);
+    let mut buffer = MemBuffer::new(self_adjoint_evd_scratch::<f64>(
+        n,
+        ComputeEigenvectors::No,
+        Par::Seq,
+        Default::default(),
+    ));
+    self_adjoint_evd(
+        m,
+        s.as_mut(),
+        None,
+        Par::Seq,
+        MemStack::new(&mut buffer),
+        Default::default(),
+    )
+    .map_err(|e| anyhow!("eigenvalues of {what}: {e:?}"))?;
+    let mut ev: Vec<f64> = (0..n).map(|i| s[i]).collect();
     ev.sort_by(|a, b| b.total_cmp(a));
     Ok(ev)
 }
@@ -170,56 +191,65 @@ Thus, near the global minimum  $\\mathbf{w}_*$  with  $L(\\mathbf{w}_*) \\approx
             seed: 13,
             which: Which::LargestMagnitude,
         };
-        let mut checkpoints = Vec::with_capacity(times.len());
-        for (k, &t) in times.iter().enumerate() {
-            let theta = trajectory.state(k);
-            let u = net.forward(theta, x.as_ref())?;
-            let r: Vec<f64> = u.iter().zip(&y).map(|(a, b)| a - b).collect();
-            let residual = r.iter().map(|v| v * v).sum::<f64>().sqrt();
-            let hessian = LossHessian::new(&net, theta, x.as_ref(), &y)?;
-            let top = lanczos(
-                p,
-                |v, out| {
-                    out.copy_from_slice(&hessian.matvec(v)?);
-                    Ok(())
-                },
-                &lanczos_top,
-            )
-            .with_context(|| format!("Lanczos on the loss Hessian at t = {t:.3e}"))?;
-            let c: Vec<f64> = r.iter().map(|v| v / n as f64).collect();
-            let curvature = lanczos(
-                p,
-                |v, out| {
-                    out.copy_from_slice(&net.hvp(theta, x.as_ref(), &c, v)?);
-                    Ok(())
-                },
-                &lanczos_norm,
-            )
-            .with_context(|| format!("Lanczos on the residual curvature at t = {t:.3e}"))?;
-            let ntk_t = net.empirical_ntk(theta, x.as_ref(), x.as_ref())?;
-            let gn_top: Vec<f64> = eigenvalues_descending(ntk_t.as_ref(), "Θ̂_t")?
-                .iter()
-                .take(TOP)
-                .map(|v| v / n as f64)
-                .collect();
-            let mut relative_error = 0.0f64;
-            let mut absolute_error = 0.0f64;
-            for i in 0..TOP {
-                let diff = (top.eigenvalues[i] - gn_top[i]).abs();
-                absolute_error = absolute_error.max(diff);
-                relative_error = relative_error.max(diff / gn_top[i]);
-            }
-            checkpoints.push(Checkpoint {
-                time: t,
-                residual,
-                hessian_top: top.eigenvalues.clone(),
-                gauss_newton_top: gn_top,
-                relative_error,
-                absolute_error,
-                residual_curvature_norm: curvature.eigenvalues[0].abs(),
-            });
-            (ctx.progress)(0.2 + 0.8 * (k + 1) as f64 / times.len() as f64);
-        }
+        // Checkpoints are independent once the trajectory is stored: evaluate them in parallel
+        // (sequential faer inside, fixed Lanczos seeds) and collect in order.
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let checkpoints: Vec<Checkpoint> = times
+            .par_iter()
+            .enumerate()
+            .map(|(k, &t)| -> anyhow::Result<Checkpoint> {
+                let theta = trajectory.state(k);
+                let u = net.forward(theta, x.as_ref())?;
+                let r: Vec<f64> = u.iter().zip(&y).map(|(a, b)| a - b).collect();
+                let residual = r.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let hessian = LossHessian::new(&net, theta, x.as_ref(), &y)?;
+                let top = lanczos(
+                    p,
+                    |v, out| {
+                        out.copy_from_slice(&hessian.matvec(v)?);
+                        Ok(())
+                    },
+                    &lanczos_top,
+                )
+                .with_context(|| format!("Lanczos on the loss Hessian at t = {t:.3e}"))?;
+                let c: Vec<f64> = r.iter().map(|v| v / n as f64).collect();
+                let curvature = lanczos(
+                    p,
+                    |v, out| {
+                        out.copy_from_slice(&net.hvp(theta, x.as_ref(), &c, v)?);
+                        Ok(())
+                    },
+                    &lanczos_norm,
+                )
+                .with_context(|| format!("Lanczos on the residual curvature at t = {t:.3e}"))?;
+                let ntk_t = net.empirical_ntk(theta, x.as_ref(), x.as_ref())?;
+                let gn_top: Vec<f64> = eigenvalues_descending(ntk_t.as_ref(), "Θ̂_t")?
+                    .iter()
+                    .take(TOP)
+                    .map(|v| v / n as f64)
+                    .collect();
+                let mut relative_error = 0.0f64;
+                let mut absolute_error = 0.0f64;
+                for i in 0..TOP {
+                    let diff = (top.eigenvalues[i] - gn_top[i]).abs();
+                    absolute_error = absolute_error.max(diff);
+                    relative_error = relative_error.max(diff / gn_top[i]);
+                }
+                let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                (ctx.progress)(0.2 + 0.8 * finished as f64 / times.len() as f64);
+                Ok(Checkpoint {
+                    time: t,
+                    residual,
+                    hessian_top: top.eigenvalues.clone(),
+                    gauss_newton_top: gn_top,
+                    relative_error,
+                    absolute_error,
+                    residual_curvature_norm: curvature.eigenvalues[0].abs(),
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect::<anyhow::Result<_>>()?;
 
         let residuals: Vec<f64> = checkpoints.iter().map(|c| c.residual).collect();
         let errors: Vec<f64> = checkpoints.iter().map(|c| c.relative_error).collect();
