@@ -125,7 +125,7 @@ Thus, near the global minimum  $\\mathbf{w}_*$  with  $L(\\mathbf{w}_*) \\approx
     }
 
     fn run(&self, ctx: &Context<'_>) -> anyhow::Result<Findings> {
-        let width: usize = ctx.scale.pick(24, 32, 64);
+        let width: usize = ctx.scale.pick(24, 24, 64);
         let depth = 2;
         let n: usize = ctx.scale.pick(12, 16, 40);
         let n_checkpoints: usize = ctx.scale.pick(10, 12, 20);
