@@ -28,6 +28,9 @@ enum Command {
         /// Run only these experiment ids (comma-separated).
         #[arg(long, value_delimiter = ',')]
         only: Option<Vec<String>>,
+        /// Run every experiment except these ids (comma-separated).
+        #[arg(long, value_delimiter = ',', conflicts_with = "only")]
+        skip: Option<Vec<String>>,
         /// Output directory.
         #[arg(long, default_value = "target/reproduce")]
         out: PathBuf,
@@ -99,14 +102,18 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Reproduce {
             scale,
             only,
+            skip,
             out,
             seed,
             resume,
         } => {
-            let mut config = RunConfig::new(scale, seed, out);
-            config.only = only;
-            config.resume = resume;
             let registry = reproduce::experiments::registry();
+            let mut config = RunConfig::new(scale, seed, out);
+            config.only = match skip {
+                Some(skip) => Some(complement(&registry, &skip)?),
+                None => only,
+            };
+            config.resume = resume;
             let summary = reproduce::run(&registry, &config)?;
             let failed: Vec<&str> = summary
                 .results
@@ -161,4 +168,24 @@ fn main() -> ExitCode {
             ExitCode::from(exit_code_for(&error) as u8)
         }
     }
+}
+
+/// The ids of `registry` not in `skip` (`--skip`); an unknown id is a usage error.
+fn complement(
+    registry: &[Box<dyn reproduce::Experiment>],
+    skip: &[String],
+) -> anyhow::Result<Vec<String>> {
+    let ids: Vec<&str> = registry.iter().map(|e| e.id()).collect();
+    if let Some(unknown) = skip.iter().find(|id| !ids.contains(&id.as_str())) {
+        return Err(UsageError::new(format!(
+            "--skip: unknown experiment id {unknown}; valid ids: {}",
+            ids.join(", ")
+        ))
+        .into());
+    }
+    Ok(ids
+        .into_iter()
+        .filter(|id| !skip.iter().any(|s| s == id))
+        .map(str::to_string)
+        .collect())
 }
