@@ -81,6 +81,26 @@ fn asin_impl<const FUSED: bool>(x: f64) -> f64 {
     r.copysign(x)
 }
 
+/// Correlations within this distance of ±1 are taken as exactly ±1 by [`snap_correlation`].
+///
+/// A correlation ρ = c/√(q₁q₂) computed from exactly parallel (or antipodal) points carries a few
+/// ulps of rounding, and the arc-cosine kernels depend on it through √(1 − ρ²), which turns an
+/// error of k·ε in ρ into √(2kε) ≈ 1e-8 in the kernel: enough to make the Gram matrix of collinear
+/// points indefinite at −1e-9. 16ε covers the rounding of c, q₁, q₂ and the product; a genuine
+/// correlation that close to ±1 is not resolvable in double precision anyway.
+pub const CORRELATION_SNAP: f64 = 16.0 * f64::EPSILON;
+
+/// ρ clamped to [−1, 1], with |ρ| ≥ 1 − [`CORRELATION_SNAP`] snapped to ±1 (branch-free select).
+#[inline(always)]
+pub fn snap_correlation(rho: f64) -> f64 {
+    let rho = rho.clamp(-1.0, 1.0);
+    if rho.abs() >= 1.0 - CORRELATION_SNAP {
+        1.0f64.copysign(rho)
+    } else {
+        rho
+    }
+}
+
 /// arccos(x) for x ∈ [−1, 1] (inputs outside are clamped), accurate to a few ulps.
 #[inline(always)]
 pub fn acos(x: f64) -> f64 {

@@ -115,7 +115,7 @@ pub fn dual_diagonal(act: &Activation, q: f64) -> Dual {
 
 fn piecewise_linear(a: f64, b: f64, q1: f64, q2: f64, c: f64) -> Dual {
     if q1 * q2 > 0.0 {
-        let rho = correlation(q1, q2, c);
+        let rho = arc::snap_correlation(correlation(q1, q2, c));
         let theta = arc::acos(rho);
         let sin = (1.0 - rho * rho).max(0.0).sqrt();
         let (sum_sq, cross) = (a * a + b * b, 2.0 * a * b);

@@ -332,7 +332,7 @@ fn piecewise_linear_strip(
     let m1 = &f1.mean_slope[rows][..len];
     let t = &mut t[..len];
     for k in 0..len {
-        let rho = (c[k] * r1[k] * r2).clamp(-1.0, 1.0);
+        let rho = arc::snap_correlation(c[k] * r1[k] * r2);
         let theta = arc::acos_fused(rho);
         let sin = (1.0 - rho * rho).max(0.0).sqrt();
         let pi_minus = PI - theta;
