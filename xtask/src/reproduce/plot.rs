@@ -69,6 +69,14 @@ impl Series {
         }
     }
 
+    /// A line series with a marker at every point ([`Marker::LineAndPoints`]).
+    pub fn line_points(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            marker: Marker::LineAndPoints,
+            ..Series::line(name, points)
+        }
+    }
+
     /// A scatter series.
     pub fn scatter(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
         Series {

@@ -14,7 +14,7 @@
 
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::{Bootstrap, power_law_fit};
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, Result};
 use faer::{Mat, MatRef, Par};
 use ntk_bounds::lambda_min::lambda_min_eigen;
@@ -454,16 +454,14 @@ i ∈ [n], r ∈ [m], as in Du et al.)"
             "value",
         )
         .scales(AxisScale::Log, AxisScale::Log);
-        let mut s1 = Series::line(
+        let s1 = Series::line_points(
             format!("flip fraction (slope {:.2})", flip_fit.exponent),
             wf.iter().copied().zip(med_flips.iter().copied()).collect(),
         );
-        s1.marker = Marker::LineAndPoints;
-        let mut s2 = Series::line(
+        let s2 = Series::line_points(
             format!("max_r ‖w_r − w_r(0)‖ (slope {:.2})", move_fit.exponent),
             wf.iter().copied().zip(med_move.iter().copied()).collect(),
         );
-        s2.marker = Marker::LineAndPoints;
         chart = chart.with(s1).with(s2);
         render(&chart, &fig_pat)?;
         let (fig_trace, rel_trace) = ctx.figure_path("flips-vs-iteration.svg");
@@ -484,11 +482,10 @@ i ∈ [n], r ∈ [m], as in Du et al.)"
         }
         render(&chart, &fig_trace)?;
         let (fig_lam, rel_lam) = ctx.figure_path("lambda0.svg");
-        let mut a = Series::line(
+        let a = Series::line_points(
             "λ₀ (close pair at separation φ)",
             sep_rows.iter().map(|r| (r.0, r.1)).collect(),
         );
-        a.marker = Marker::LineAndPoints;
         let chart = Chart::new(
             format!("λ₀ = λ_min(H^∞) against the separation φ (n = {n}, d = {d})"),
             "φ",

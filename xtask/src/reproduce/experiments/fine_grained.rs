@@ -15,7 +15,7 @@ use super::du_synthetic::{
 };
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::{Bootstrap, power_law_fit, spearman};
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series};
+use crate::reproduce::plot::{AxisScale, Chart, Series};
 use anyhow::Result;
 use faer::{Mat, MatRef, Par, Side};
 use ntk_bounds::digits::{BinaryDataset, Digits};
@@ -333,7 +333,7 @@ $f_{\\mathbf{W}, \\mathbf{a}}(\\mathbf{x}) = \\frac{1}{\\sqrt{m}} \\sum_{r=1}^m 
         }
         render(&chart, &fig1)?;
         let (fig2, rel2) = ctx.figure_path("label-noise.svg");
-        let mut s1 = Series::line(
+        let s1 = Series::line_points(
             "complexity √(2yᵀH⁻¹y/n)",
             levels[..5]
                 .iter()
@@ -341,8 +341,7 @@ $f_{\\mathbf{W}, \\mathbf{a}}(\\mathbf{x}) = \\frac{1}{\\sqrt{m}} \\sum_{r=1}^m 
                 .zip(bounds.iter().copied())
                 .collect(),
         );
-        s1.marker = Marker::LineAndPoints;
-        let mut s2 = Series::line(
+        let s2 = Series::line_points(
             "test error (0-1)",
             levels[..5]
                 .iter()
@@ -350,7 +349,6 @@ $f_{\\mathbf{W}, \\mathbf{a}}(\\mathbf{x}) = \\frac{1}{\\sqrt{m}} \\sum_{r=1}^m 
                 .zip(errors.iter().copied())
                 .collect(),
         );
-        s2.marker = Marker::LineAndPoints;
         let chart = Chart::new(
             "Digits 3 vs 8: complexity and test error against label noise p",
             "p (fraction of labels replaced by random ones)",

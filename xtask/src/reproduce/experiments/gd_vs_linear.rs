@@ -10,7 +10,7 @@
 use super::lazy_ratio::{doubling_grid, fit, median, write_json};
 use super::rf_nt_concentration::sphere_points;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::{MatRef, Par};
 use ntk_dynamics::{GdConfig, LinearizedFlow, gradient_descent};
@@ -258,9 +258,7 @@ Theorem 3 (informal version of [DZPS18, DLL⁺19, AZLS19, ZCZG20, COB19]). *When
 
         let wf: Vec<f64> = widths.iter().map(|&w| w as f64).collect();
         let series = |name: &str, v: &[f64]| {
-            let mut s = Series::line(name, wf.iter().copied().zip(v.iter().copied()).collect());
-            s.marker = Marker::LineAndPoints;
-            s
+            Series::line_points(name, wf.iter().copied().zip(v.iter().copied()).collect())
         };
         let (fig_abs, fig_rel) = ctx.figure_path("gap.svg");
         let chart = Chart::new(

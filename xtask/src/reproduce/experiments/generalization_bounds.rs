@@ -18,7 +18,7 @@
 use super::du_synthetic::{lambda_max, neuron_movement, render, write_json};
 use super::fine_grained::{corrupt_labels, digits_split, train_centred, zero_one_error};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series};
+use crate::reproduce::plot::{AxisScale, Chart, Series};
 use anyhow::Result;
 use faer::Par;
 use ntk_bounds::generalization::{arora_theorem_5_1, cao_gu_ntrf};
@@ -218,8 +218,7 @@ $$\\mathcal{R}_{\\mathcal{S}}(\\mathcal{F}_{A,B}) \\leq \\frac{B}{\\sqrt{2n}} \\
             ("trivial bound 1", Box::new(|_| 1.0)),
         ];
         for (name, get) in &series {
-            let mut s = Series::line(*name, results.iter().map(|l| (l.p, get(l))).collect());
-            s.marker = Marker::LineAndPoints;
+            let s = Series::line_points(*name, results.iter().map(|l| (l.p, get(l))).collect());
             chart = chart.with(s);
         }
         render(&chart, &fig)?;

@@ -10,7 +10,7 @@
 use super::lazy_ratio::{fit, unit_sphere_points, write_json};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::spearman;
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -314,15 +314,14 @@ Thus, near the global minimum  $\\mathbf{w}_*$  with  $L(\\mathbf{w}_*) \\approx
         ];
 
         let (fig_abs, fig_rel) = ctx.figure_path("convergence.svg");
-        let mut s_err = Series::line(
+        let s_err = Series::line_points(
             format!("max relative error, top {TOP} eigenvalues"),
             checkpoints
                 .iter()
                 .map(|c| (c.residual, c.relative_error))
                 .collect(),
         );
-        s_err.marker = Marker::LineAndPoints;
-        let mut s_weyl = Series::line(
+        let s_weyl = Series::line_points(
             "Weyl bound ‖R‖ / λ_TOP(JᵀJ/n)",
             checkpoints
                 .iter()
@@ -334,7 +333,6 @@ Thus, near the global minimum  $\\mathbf{w}_*$  with  $L(\\mathbf{w}_*) \\approx
                 })
                 .collect(),
         );
-        s_weyl.marker = Marker::LineAndPoints;
         let chart = Chart::new(
             format!(
                 "Loss Hessian vs JᵀJ/n along gradient flow (tanh MLP, {depth}×{width}, n = {n})"

@@ -19,7 +19,7 @@
 
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::{Bootstrap, power_law_fit};
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::{Mat, MatRef, Par, Side};
 use ntk_dynamics::FlowConfig;
@@ -509,12 +509,11 @@ compare the centred network f − f₀ with the interpolator."
                 Bootstrap::new(ctx.task_seed(900 + ci as u64)),
             )
             .map_err(|e| anyhow!("power-law fit for {}: {e}", c.name))?;
-            let mut s = Series::line(
+            let s = Series::line_points(
                 c.name,
                 xs.iter().cloned().zip(medians.iter().cloned()).collect(),
             )
             .with_error_bars(bars);
-            s.marker = Marker::LineAndPoints;
             chart = chart.with(s);
             fit_lines.push(format!(
                 "{}: slope {:.3} (95% bootstrap [{:.3}, {:.3}], R² {:.3})",
@@ -617,7 +616,7 @@ compare the centred network f − f₀ with the interpolator."
             .expect("task exists");
         let mut order_test: Vec<usize> = (0..N_TEST).collect();
         order_test.sort_by(|&a, &b| interpolants[ci][a].total_cmp(&interpolants[ci][b]));
-        let mut s1 = Series::line(
+        let s1 = Series::line_points(
             "NTK interpolator Θ(x,X)Θ⁻¹y",
             order_test
                 .iter()
@@ -625,7 +624,6 @@ compare the centred network f − f₀ with the interpolator."
                 .map(|(k, &i)| (k as f64, interpolants[ci][i]))
                 .collect(),
         );
-        s1.marker = Marker::LineAndPoints;
         let s2 = Series::scatter(
             format!(
                 "trained net f − f₀ (ReLU, width {}, seed 0)",

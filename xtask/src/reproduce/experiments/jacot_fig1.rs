@@ -16,7 +16,7 @@
 
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::linear_fit;
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::{Mat, Par};
 use ntk_dynamics::{GdConfig, gradient_descent};
@@ -663,7 +663,7 @@ fn run(ctx: &Context<'_>) -> anyhow::Result<Findings> {
             .map(|&w| (w, anchor * (w / widths_f[0]).powf(exponent)))
             .collect()
     };
-    let mut spread_series = Series::line(
+    let spread_series = Series::line_points(
         "spread across inits (t = 0)",
         widths_f
             .iter()
@@ -671,8 +671,7 @@ fn run(ctx: &Context<'_>) -> anyhow::Result<Findings> {
             .zip(spreads.iter().copied())
             .collect(),
     );
-    spread_series.marker = Marker::LineAndPoints;
-    let mut drift_series = Series::line(
+    let drift_series = Series::line_points(
         "drift mean|Θ̂_T − Θ̂_0|",
         widths_f
             .iter()
@@ -680,7 +679,6 @@ fn run(ctx: &Context<'_>) -> anyhow::Result<Findings> {
             .zip(drifts.iter().copied())
             .collect(),
     );
-    drift_series.marker = Marker::LineAndPoints;
     let chart = Chart::new(
         "Spread across initialisations and drift during training against width",
         "width n",

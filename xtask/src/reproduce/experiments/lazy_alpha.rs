@@ -12,7 +12,7 @@ use super::lazy_ratio::{distance, fit, median, write_json};
 use super::rf_nt_concentration::sphere_points;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::spearman;
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::{MatRef, Par};
 use ntk_dynamics::LinearizedFlow;
@@ -528,12 +528,10 @@ Lazy training does not exploit nonlinearities and typically is less efficient th
 
         let (fig_abs, fig_rel) = ctx.figure_path("alpha.svg");
         let series = |name: &str, v: &[f64]| {
-            let mut s = Series::line(
+            Series::line_points(
                 name,
                 alphas.iter().copied().zip(v.iter().copied()).collect(),
-            );
-            s.marker = Marker::LineAndPoints;
-            s
+            )
         };
         let chart = Chart::new(
             format!("Two-layer softplus net, width {width}, trained on L_α (median over seeds)"),
@@ -545,16 +543,14 @@ Lazy training does not exploit nonlinearities and typically is less efficient th
         .with(series("sup_t max_x |g_α − g_lin|", &gap))
         .with(series("test error / Var f*", &test))
         .with({
-            let mut s = Series::line(
+            Series::line_points(
                 "ReLU student, n = 10d: test error / Var f*",
                 efficiency_alphas
                     .iter()
                     .copied()
                     .zip(relu_test.iter().copied())
                     .collect(),
-            );
-            s.marker = Marker::LineAndPoints;
-            s
+            )
         });
         render_svg(&chart, &fig_abs)?;
 

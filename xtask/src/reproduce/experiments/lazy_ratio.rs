@@ -16,7 +16,7 @@
 use super::rf_nt_concentration::sphere_points;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::{Bootstrap, PowerLawFit, power_law_fit};
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::{Mat, MatRef, Par, Side};
 use ntk_kernels::Activation;
@@ -390,9 +390,7 @@ $$f(\\boldsymbol{x};\\boldsymbol{\\theta}) = \\frac{1}{\\sqrt{d}} \\sum_{i=1}^{d
         let (fig_abs, fig_rel) = ctx.figure_path("norms.svg");
         let wf: Vec<f64> = widths.iter().map(|&w| w as f64).collect();
         let series = |name: &str, v: &[f64]| {
-            let mut s = Series::line(name, wf.iter().copied().zip(v.iter().copied()).collect());
-            s.marker = Marker::LineAndPoints;
-            s
+            Series::line_points(name, wf.iter().copied().zip(v.iter().copied()).collect())
         };
         let w0 = wf[0];
         let reference = |name: &str, start: f64, exponent: f64| {

@@ -5,7 +5,7 @@
 
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::linear_fit;
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use faer::{Mat, Side};
 use ntk_kernels::mercer::{
     MercerConfig, arc_cosine_coefficients, mercer_eigenvalues, mercer_eigenvalues_series,
@@ -331,7 +331,7 @@ Seed 000 (lecture 09) adds, after Geifman et al. 2020, that the NTK and the Lapl
                 } else {
                     2
                 };
-                let mut series = Series::line(
+                let series = Series::line_points(
                     format!("{} ({}, fit {:.2})", s.kernel, s.method, s.slope),
                     (2..=k_max)
                         .step_by(step)
@@ -339,7 +339,6 @@ Seed 000 (lecture 09) adds, after Geifman et al. 2020, that the NTK and the Lapl
                         .map(|k| (k as f64, s.lambda[k] / s.lambda[0]))
                         .collect(),
                 );
-                series.marker = Marker::LineAndPoints;
                 chart = chart.with(series);
                 if s.method == "series" && s.kernel.starts_with("ReLU") {
                     chart = chart.with(Series::scatter(

@@ -9,7 +9,7 @@ use super::du_synthetic::{
 use super::fine_grained::predicted_losses;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::{Bootstrap, power_law_fit};
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series};
+use crate::reproduce::plot::{AxisScale, Chart, Series};
 use anyhow::Result;
 use faer::{Mat, Par};
 use ntk_bounds::lambda_min::lambda_min_eigen;
@@ -279,14 +279,13 @@ interpolation after one step; what holds is that the one-step remainder ‖u(1) 
         .scales(AxisScale::Linear, AxisScale::Log);
         for (i, &eta) in etas.iter().enumerate() {
             let l = &rate_runs[i];
-            let mut s = Series::line(
+            let s = Series::line_points(
                 format!("NGD η = {eta}"),
                 l.iter()
                     .enumerate()
                     .map(|(k, &v)| (k as f64, v / l[0]))
                     .collect(),
             );
-            s.marker = Marker::LineAndPoints;
             chart = chart.with(s);
             if eta < 1.0 {
                 chart = chart.with(Series::line(
@@ -299,19 +298,17 @@ interpolation after one step; what holds is that the one-step remainder ‖u(1) 
         }
         render(&chart, &fig1)?;
         let (fig2, rel2) = ctx.figure_path("count-vs-lambda0.svg");
-        let mut a = Series::line(
+        let a = Series::line_points(
             "NGD η = 0.5",
             lam.iter()
                 .copied()
                 .zip(ngd_counts.iter().copied())
                 .collect(),
         );
-        a.marker = Marker::LineAndPoints;
-        let mut b = Series::line(
+        let b = Series::line_points(
             "GD η = 1/λ_max",
             lam.iter().copied().zip(gd_counts.iter().copied()).collect(),
         );
-        b.marker = Marker::LineAndPoints;
         let chart = Chart::new(
             format!("Iterations to ‖u − y‖² ≤ {TARGET}·‖u(0) − y‖² against λ₀"),
             "λ₀ = λ_min(H^∞)",

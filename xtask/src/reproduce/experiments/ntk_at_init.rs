@@ -14,7 +14,7 @@
 use super::interpolator::median;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::{Bootstrap, power_law_fit};
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::Par;
 use ntk_kernels::analytic::{Get, kernel};
@@ -244,11 +244,10 @@ $$\\Theta^{(L)}(\\mathbf{x}, \\mathbf{x}') = \\sum_{h=1}^{L+1} \\left(\\Sigma^{(
                 req_table,
                 "| {l} | {target:.2} | {theorem_width:.3e} | {observed_width:.3e} | {ratio:.2e} |"
             )?;
-            let mut s = Series::line(
+            let s = Series::line_points(
                 format!("L = {l}"),
                 xs.iter().cloned().zip(means.clone()).collect(),
             );
-            s.marker = Marker::LineAndPoints;
             chart = chart.with(s);
             data_depths.push(json!({
                 "L": l, "widths": widths, "mean_abs_error": means, "q90_abs_error": q90s,

@@ -10,7 +10,7 @@
 
 use super::lazy_ratio::{distance, doubling_grid, fit, median, unit_sphere_points, write_json};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::{MatRef, Par};
 use ntk_dynamics::{FlowConfig, LinearizedFlow, gradient_flow};
@@ -308,9 +308,7 @@ $$\\frac{d\\boldsymbol{\\theta}^{(t)}}{dt} = -\\nabla_{\\boldsymbol{\\theta}} \\
 
         let wf: Vec<f64> = widths.iter().map(|&w| w as f64).collect();
         let series = |name: &str, v: &[f64]| {
-            let mut s = Series::line(name, wf.iter().copied().zip(v.iter().copied()).collect());
-            s.marker = Marker::LineAndPoints;
-            s
+            Series::line_points(name, wf.iter().copied().zip(v.iter().copied()).collect())
         };
         let (fig1_abs, fig1_rel) = ctx.figure_path("scaling.svg");
         let chart = Chart::new(

@@ -13,7 +13,7 @@
 use super::lazy_ratio::median;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::{Bootstrap, power_law_fit};
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::Context as _;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -309,7 +309,7 @@ Similar picture holds for random features. And this proof is based on applying m
             if cell.n != sizes[sizes.len() - 1] && cell.n != sizes[0] {
                 continue;
             }
-            let mut s = Series::line(
+            let s = Series::line_points(
                 format!("NT n={} d={}", cell.n, cell.d),
                 widths
                     .iter()
@@ -317,14 +317,13 @@ Similar picture holds for random features. And this proof is based on applying m
                     .map(|(&w, q)| (w as f64, q[3]))
                     .collect(),
             );
-            s.marker = Marker::LineAndPoints;
             chart = chart.with(s);
         }
         for cell in &cells {
             if cell.n != sizes[sizes.len() - 1] || cell.d != dims[dims.len() - 1] {
                 continue;
             }
-            let mut s = Series::line(
+            let s = Series::line_points(
                 format!("RF n={} d={}", cell.n, cell.d),
                 widths
                     .iter()
@@ -332,7 +331,6 @@ Similar picture holds for random features. And this proof is based on applying m
                     .map(|(&w, q)| (w as f64, q[2]))
                     .collect(),
             );
-            s.marker = Marker::LineAndPoints;
             chart = chart.with(s);
             chart = chart.with(Series::line(
                 format!("√((n+d)/(Nd)), n={} d={}", cell.n, cell.d),

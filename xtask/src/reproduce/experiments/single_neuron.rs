@@ -387,7 +387,7 @@ through. We will talk about the scaling $\\gamma \\propto \\frac{1}{N^2}$ (a.k.a
         render_svg(&chart, &fig1_abs)?;
 
         let (fig2_abs, fig2_rel) = ctx.figure_path("fig3.svg");
-        let mut s_k = Series::line(
+        let s_k = Series::line_points(
             "NTK ridge regression (median over teachers)",
             fig3_grid
                 .iter()
@@ -395,7 +395,6 @@ through. We will talk about the scaling $\\gamma \\propto \\frac{1}{N^2}$ (a.k.a
                 .map(|(&n, &e)| (n as f64, e))
                 .collect(),
         );
-        s_k.marker = Marker::LineAndPoints;
         let mut chart2 = Chart::new(
             format!("Fig. 3: kernel regression on ReLU labels, d = {d}"),
             "n (training samples)",

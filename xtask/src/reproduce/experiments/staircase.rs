@@ -13,7 +13,7 @@
 use super::rf_nt_concentration::{a_bt, sphere_points};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::spearman;
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -741,7 +741,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
             chart
         };
         let (fig1_abs, fig1_rel) = ctx.figure_path("krr.svg");
-        let mut s = Series::line(
+        let s = Series::line_points(
             format!("KRR test error, d = {d_krr}"),
             krr_grid
                 .iter()
@@ -755,7 +755,6 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
                 .map(|(&e, &se)| (e - 2.0 * se, e + 2.0 * se))
                 .collect(),
         );
-        s.marker = Marker::LineAndPoints;
         let chart = Chart::new(
             format!("Kernel ridge regression staircase (d = {d_krr}; n = d, d², d³ at log n / log d = 1, 2, 3)"),
             "n (training samples)",
@@ -767,7 +766,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
         render_svg(&chart, &fig1_abs)?;
 
         let (fig2_abs, fig2_rel) = ctx.figure_path("rf-nt.svg");
-        let mut s_rf = Series::line(
+        let s_rf = Series::line_points(
             "RF (n = ∞, exact population error)",
             rf_grid
                 .iter()
@@ -775,8 +774,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
                 .map(|(&n, &e)| (n as f64, e))
                 .collect(),
         );
-        s_rf.marker = Marker::LineAndPoints;
-        let mut s_nt = Series::line(
+        let s_nt = Series::line_points(
             "NT (n = ∞, large-sample least squares)",
             nt_grid
                 .iter()
@@ -784,7 +782,6 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
                 .map(|(&n, &e)| (n as f64, e))
                 .collect(),
         );
-        s_nt.marker = Marker::LineAndPoints;
         let chart2 = Chart::new(
             format!("RF and NT models against N (d = {d_feat})"),
             "N (neurons)",

@@ -15,7 +15,7 @@
 use super::interpolator::{Problem, Trainer, kernel_interpolant, median, sup_gap, train_centred};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::{Bootstrap, power_law_fit};
-use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::Par;
 use ntk_kernels::regression::least_norm_interpolator;
@@ -290,8 +290,7 @@ the finite network's output f₀, which is why outputs are compared after centri
                 &full_gap.iter().map(|v| v / y_sup).collect(),
             ),
         ] {
-            let mut s = Series::line(name, xs.iter().cloned().zip(ys.iter().cloned()).collect());
-            s.marker = Marker::LineAndPoints;
+            let s = Series::line_points(name, xs.iter().cloned().zip(ys.iter().cloned()).collect());
             chart = chart.with(s);
         }
         chart = chart.with(Series::line(
