@@ -176,7 +176,13 @@ const ACTIVATIONS: [Activation; 7] = [
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    // A fixed RNG seed: CI explores the same cases on every run (reproducible failures); change
+    // the seed locally to explore further.
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x6e74_6b6c),
+        ..ProptestConfig::default()
+    })]
 
     // Entries carry relative rounding ≲ c·ε·L from the L-layer recursion (c ≈ 4 operations per
     // layer), so ‖K̃ − K‖₂ ≤ n·max|ΔK_ij| ≤ 4·L·ε·n·‖K‖ with L ≤ 3, plus the eigensolver's
