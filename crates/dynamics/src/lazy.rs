@@ -58,35 +58,6 @@ impl<M: Model + ?Sized> Model for AlphaScaled<'_, M> {
             .map(|(a, b)| self.alpha * (a - b))
             .collect())
     }
-    fn loss_and_grad(
-        &self,
-        theta: &[f64],
-        x: MatRef<'_, f64>,
-        y: &[f64],
-        grad: &mut [f64],
-    ) -> ntk_nets::Result<f64> {
-        let g = self.forward(theta, x)?;
-        if y.len() != g.len() {
-            return Err(ntk_nets::Error::ShapeMismatch {
-                arg: "y",
-                expected: g.len().to_string(),
-                found: y.len().to_string(),
-            });
-        }
-        let n = g.len() as f64;
-        let loss = g.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / (2.0 * n);
-        let r: Vec<f64> = g.iter().zip(y).map(|(a, b)| (a - b) / n).collect();
-        let v = self.vjp(theta, x, &r)?;
-        if grad.len() != v.len() {
-            return Err(ntk_nets::Error::ShapeMismatch {
-                arg: "grad",
-                expected: v.len().to_string(),
-                found: grad.len().to_string(),
-            });
-        }
-        grad.copy_from_slice(&v);
-        Ok(loss)
-    }
     fn jacobian(&self, theta: &[f64], x: MatRef<'_, f64>) -> ntk_nets::Result<Mat<f64>> {
         let j = self.inner.jacobian(theta, x)?;
         Ok(Mat::from_fn(j.nrows(), j.ncols(), |i, p| {

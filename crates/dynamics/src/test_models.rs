@@ -34,16 +34,6 @@ fn check_args(
     Ok(())
 }
 
-fn loss_from_outputs(u: &[f64], y: &[f64]) -> ntk_nets::Result<(f64, Vec<f64>)> {
-    if u.len() != y.len() {
-        return Err(nets_shape("y", u.len(), y.len()));
-    }
-    let n = u.len() as f64;
-    let loss = u.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / (2.0 * n);
-    let r = u.iter().zip(y).map(|(a, b)| (a - b) / n).collect();
-    Ok((loss, r))
-}
-
 fn ntk_from_jacobians(j1: &Mat<f64>, j2: &Mat<f64>) -> Mat<f64> {
     let mut out = Mat::zeros(j1.nrows(), j2.nrows());
     matmul(
@@ -76,21 +66,6 @@ impl Model for LinearModel {
         Ok((0..x.nrows())
             .map(|i| (0..x.ncols()).map(|j| x[(i, j)] * theta[j]).sum())
             .collect())
-    }
-    fn loss_and_grad(
-        &self,
-        theta: &[f64],
-        x: MatRef<'_, f64>,
-        y: &[f64],
-        grad: &mut [f64],
-    ) -> ntk_nets::Result<f64> {
-        let u = self.forward(theta, x)?;
-        let (loss, r) = loss_from_outputs(&u, y)?;
-        if grad.len() != theta.len() {
-            return Err(nets_shape("grad", theta.len(), grad.len()));
-        }
-        grad.copy_from_slice(&self.vjp(theta, x, &r)?);
-        Ok(loss)
     }
     fn jacobian(&self, theta: &[f64], x: MatRef<'_, f64>) -> ntk_nets::Result<Mat<f64>> {
         check_args(theta, self.input_dim, x, self.input_dim)?;
@@ -185,21 +160,6 @@ impl Model for LinearTwoLayer {
         Ok((0..x.nrows())
             .map(|i| scale * (0..self.width).map(|r| v[r] * h[(i, r)]).sum::<f64>())
             .collect())
-    }
-    fn loss_and_grad(
-        &self,
-        theta: &[f64],
-        x: MatRef<'_, f64>,
-        y: &[f64],
-        grad: &mut [f64],
-    ) -> ntk_nets::Result<f64> {
-        let u = self.forward(theta, x)?;
-        let (loss, r) = loss_from_outputs(&u, y)?;
-        if grad.len() != theta.len() {
-            return Err(nets_shape("grad", theta.len(), grad.len()));
-        }
-        grad.copy_from_slice(&self.vjp(theta, x, &r)?);
-        Ok(loss)
     }
     fn jacobian(&self, theta: &[f64], x: MatRef<'_, f64>) -> ntk_nets::Result<Mat<f64>> {
         check_args(theta, self.n_params(), x, self.input_dim)?;
