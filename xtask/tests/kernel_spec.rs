@@ -440,7 +440,13 @@ fn mutated_spec() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    // A fixed RNG seed: CI explores the same cases on every run (reproducible failures); change
+    // the seed locally to explore further.
+    #![proptest_config(ProptestConfig {
+        cases: 400,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x6e74_6b6c),
+        ..ProptestConfig::default()
+    })]
 
     /// Arbitrary JSON-ish text never panics the parser.
     #[test]

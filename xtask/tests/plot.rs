@@ -79,3 +79,16 @@ fn bad_charts_are_errors_not_panics() {
         Chart::new("Ok", "x", "y").with(Series::line("s", vec![(1.0, 1.0), (2.0, 3.0)]));
     assert!(render_svg(&unwritable, &dir.path().join("no/such/dir/x.svg")).is_err());
 }
+
+#[test]
+fn power_law_reference_passes_through_its_anchor_with_the_given_exponent() {
+    let xs = [4.0, 16.0, 64.0, 256.0];
+    let s = Series::power_law("∝ x^(−1/2)", &xs, 3.0, -0.5);
+    assert_eq!(s.points.len(), xs.len());
+    assert_eq!(s.points[0], (4.0, 3.0));
+    // Each factor 4 in x halves y under exponent −1/2: exact in binary floating point here.
+    for (k, &(x, y)) in s.points.iter().enumerate() {
+        assert_eq!(x, xs[k]);
+        assert!((y - 3.0 / 2f64.powi(k as i32)).abs() <= 1e-15 * 3.0, "{y}");
+    }
+}

@@ -77,6 +77,18 @@ impl Series {
         }
     }
 
+    /// A reference power law y = y₀·(x/x₀)^exponent through (x₀, y₀) = (xs[0], y0), drawn at
+    /// the abscissae `xs` (the "∝ n^(−1/2)" guide lines of the scaling figures).
+    pub fn power_law(name: impl Into<String>, xs: &[f64], y0: f64, exponent: f64) -> Self {
+        let x0 = xs.first().copied().unwrap_or(1.0);
+        Series::line(
+            name,
+            xs.iter()
+                .map(|&x| (x, y0 * (x / x0).powf(exponent)))
+                .collect(),
+        )
+    }
+
     /// A scatter series.
     pub fn scatter(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
         Series {

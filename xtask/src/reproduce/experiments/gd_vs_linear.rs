@@ -269,12 +269,7 @@ Theorem 3 (informal version of [DZPS18, DLL⁺19, AZLS19, ZCZG20, COB19]). *When
         .scales(AxisScale::Log, AxisScale::Log)
         .with(series("γ = 1/√N", &lazy_gap))
         .with(series("γ = 1/N (η ∝ N)", &mf_gap))
-        .with(Series::line(
-            "∝ 1/√N",
-            wf.iter()
-                .map(|&w| (w, lazy_gap[0] * (wf[0] / w).sqrt()))
-                .collect(),
-        ));
+        .with(Series::power_law("∝ 1/√N", &wf, lazy_gap[0], -0.5));
         render_svg(&chart, &fig_abs)?;
 
         let (fig2_abs, fig2_rel) = ctx.figure_path("trajectories.svg");

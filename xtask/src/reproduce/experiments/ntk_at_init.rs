@@ -270,12 +270,7 @@ $$\\Theta^{(L)}(\\mathbf{x}, \\mathbf{x}') = \\sum_{h=1}^{L+1} \\left(\\Sigma^{(
         // Reference slope −1/2 through the L = 1 point at the smallest width.
         if let Some(first) = data_depths.first() {
             let y0 = first["mean_abs_error"][0].as_f64().unwrap_or(1.0);
-            chart = chart.with(Series::line(
-                "∝ m^(−1/2)",
-                xs.iter()
-                    .map(|&w| (w, y0 * (w / xs[0]).powf(-0.5)))
-                    .collect(),
-            ));
+            chart = chart.with(Series::power_law("∝ m^(−1/2)", &xs, y0, -0.5));
         }
         let (fig_abs, fig_rel) = ctx.figure_path("error.svg");
         render_svg(&chart, &fig_abs)?;

@@ -321,12 +321,7 @@ $$\\frac{d\\boldsymbol{\\theta}^{(t)}}{dt} = -\\nabla_{\\boldsymbol{\\theta}} \\
         .with(series("sup_t maxᵢ ‖θᵢ(t) − θᵢ⁰‖ (one neuron)", &neuron))
         .with(series("sup_t ‖θ(t) − θ̃(t)‖", &gap))
         .with(series("sup_t ‖θ(t) − θ⁰‖ / B", &in_ball))
-        .with(Series::line(
-            "∝ 1/√d",
-            wf.iter()
-                .map(|&w| (w, gap[0] * (wf[0] / w).sqrt()))
-                .collect(),
-        ));
+        .with(Series::power_law("∝ 1/√d", &wf, gap[0], -0.5));
         render_svg(&chart, &fig1_abs)?;
 
         let (fig2_abs, fig2_rel) = ctx.figure_path("loss.svg");
