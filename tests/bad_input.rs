@@ -1956,6 +1956,7 @@ fn bounds_bad_input_table() {
     use bounds::generalization::{
         arora_complexity, arora_theorem_5_1, cao_gu_ntrf, rkhs_norm_squared,
     };
+    use bounds::gram::h_infinity;
     use bounds::lambda_min::{
         LambdaMinConfig, condition_number, lambda_min_bisection, lambda_min_eigen,
         lambda_min_lanczos,
@@ -1967,7 +1968,7 @@ fn bounds_bad_input_table() {
         data_separation, require_separated, separation_lambda0_lower_bound,
         zhang_lambda0_lower_bound,
     };
-    use bounds::test_models::{h_infinity, random_sphere};
+    use bounds::test_models::random_sphere;
     use bounds::width::{
         FixedPointConfig, ZouGuProblem, arora_ntk_width, looseness_factor, solve_width_log_cubed,
         zhang_ngd_width, zou_gu_gd, zou_gu_sgd,
@@ -2419,7 +2420,7 @@ fn bounds_bad_input_table() {
     );
     case!(
         c,
-        "test_models::h_infinity",
+        "gram::h_infinity",
         "NaN in x",
         h_infinity(mat(&[&[1.0, 0.0], &[f64::NAN, 0.0]]).as_ref()),
         E::NonFinite { .. },

@@ -4,12 +4,15 @@
 use faer::Par;
 use ntk_bounds::concentration::{kernel_concentration_error, montanari_zhong_rate};
 use ntk_bounds::digits::Digits;
+use ntk_bounds::gram::h_infinity;
 use ntk_bounds::label_noise::{LabelNoiseConfig, label_noise_sweep};
 use ntk_bounds::lambda_min::{LambdaMinConfig, lambda_min_eigen, lambda_min_lanczos};
 use ntk_bounds::separation::{
     OYMAK_SOLTANOLKOTABI_CONSTANT, data_separation, separation_lambda0_lower_bound,
 };
-use ntk_bounds::test_models::{h_infinity, random_sphere, relu_rf_kernel, relu_rf_kernel_finite};
+use ntk_bounds::test_models::random_sphere;
+use ntk_kernels::Activation;
+use ntk_kernels::random_features::{RandomFeatures, random_feature_kernels};
 
 fn main() -> Result<(), ntk_bounds::Error> {
     let digits = Digits::load_bundled()?;
@@ -57,14 +60,21 @@ fn main() -> Result<(), ntk_bounds::Error> {
     }
     for (n, d) in [(40usize, 10usize), (100, 10), (100, 40)] {
         let x = random_sphere(n, d, 2);
-        let k = relu_rf_kernel(x.as_ref())?;
+        let k = random_feature_kernels(&Activation::Relu, x.as_ref(), x.as_ref(), Par::Seq)?;
         for big_n in [1_000usize, 4_000, 16_000] {
-            let kn = relu_rf_kernel_finite(x.as_ref(), big_n, 3)?;
-            let err = kernel_concentration_error(k.as_ref(), kn.as_ref(), Par::Seq)?;
+            let kn = RandomFeatures::from_seed(big_n, d, 3)?.kernels(
+                &Activation::Relu,
+                x.as_ref(),
+                x.as_ref(),
+                Par::Seq,
+            )?;
             let rate = montanari_zhong_rate(n, d, big_n)?;
+            let err_rf = kernel_concentration_error(k.rf.as_ref(), kn.rf.as_ref(), Par::Seq)?;
+            let err_nt = kernel_concentration_error(k.nt.as_ref(), kn.nt.as_ref(), Par::Seq)?;
             println!(
-                "| {n} | {d} | {big_n} | {err:.4} | {rate:.4} | {:.2} |",
-                err / rate
+                "| {n} | {d} | {big_n} | {err_rf:.4} | {err_nt:.4} | {rate:.4} | {:.2} | {:.2} |",
+                err_rf / rate,
+                err_nt / rate
             );
         }
     }

@@ -62,6 +62,12 @@ pub enum Error {
     /// A failure reported by the linear-algebra backend.
     #[error("linear algebra failure: {0}")]
     LinearAlgebra(String),
+    /// An error of an `ntk-kernels` kernel evaluation (Θ^(L), H^∞ entries, random features).
+    #[error("kernel evaluation: {0}")]
+    Kernels(#[from] ntk_kernels::Error),
+    /// An error of an `ntk-nets` network (construction, empirical NTK).
+    #[error("network evaluation: {0}")]
+    Nets(#[from] ntk_nets::Error),
 }
 
 /// Shorthand for `Result<T, ntk_bounds::Error>`.

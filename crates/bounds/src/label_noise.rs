@@ -7,8 +7,8 @@ use faer::{Mat, Par};
 use crate::digits::{BinaryDataset, Digits};
 use crate::error::{Error, Result};
 use crate::generalization::{GeneralizationBound, arora_theorem_5_1};
+use crate::gram::{h_infinity, h_infinity_cross};
 use crate::linalg::{check_gram, cholesky_positive_definite};
-use crate::test_models::{h_infinity, h_infinity_cross};
 
 /// Configuration of the label-noise sweep.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,7 +6,8 @@
 //! a function of that Gram matrix:
 //!
 //! * its smallest eigenvalue λ₀ = λ_min(H^∞), positive iff no two inputs are parallel, with
-//!   λ₀ ≥ Cφ/n² in the data separation φ ([`lambda_min`], [`separation`]);
+//!   λ₀ ≥ Cφ/n² in the data separation φ ([`gram`], [`lambda_min`], [`separation`]), and how
+//!   λ_min of the empirical Θ̂ of a width-m network approaches λ_min(Θ^(L)) ([`ntk_gram`]);
 //! * the widths m that make the theorems apply ([`width`]);
 //! * generalization bounds in the RKHS norm yᵀK⁻¹y, e.g.
 //!   $$ L_{\mathcal D} \le \sqrt{2 y^\top (H^\infty)^{-1} y / n} + 3\sqrt{\log(6/\delta)/(2n)} $$
@@ -22,9 +23,11 @@ pub mod concentration;
 pub mod digits;
 pub mod error;
 pub mod generalization;
+pub mod gram;
 pub mod label_noise;
 pub mod lambda_min;
 mod linalg;
+pub mod ntk_gram;
 pub mod rademacher;
 pub mod separation;
 pub mod test_models;

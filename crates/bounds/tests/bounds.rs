@@ -8,16 +8,17 @@ use ntk_bounds::concentration::{
 use ntk_bounds::generalization::{
     arora_complexity, arora_theorem_5_1, cao_gu_ntrf, rkhs_norm_squared, zhang_ngd_theorem_6,
 };
+use ntk_bounds::gram::h_infinity;
 use ntk_bounds::rademacher::{
     empirical_rademacher_rkhs_ball, rkhs_ball_trace_bound, two_layer_rademacher_bound,
 };
-use ntk_bounds::test_models::{
-    h_infinity, matrix_with_spectrum, random_sphere, relu_rf_kernel, relu_rf_kernel_finite,
-};
+use ntk_bounds::test_models::{matrix_with_spectrum, random_sphere};
 use ntk_bounds::width::{
     FixedPointConfig, ZouGuProblem, arora_ntk_width, solve_width_log_cubed, zhang_ngd_width,
     zou_gu_gd, zou_gu_sgd,
 };
+use ntk_kernels::Activation;
+use ntk_kernels::random_features::{RandomFeatures, random_feature_kernels};
 
 #[test]
 fn rkhs_norm_matches_the_spectral_formula() {
@@ -177,13 +178,22 @@ fn monte_carlo_is_bit_identical_across_thread_counts() {
 fn concentration_routes_agree_and_scale_like_inverse_sqrt_n() {
     let (n, d) = (40, 10);
     let x = random_sphere(n, d, 8);
-    let k = relu_rf_kernel(x.as_ref()).unwrap();
+    // ReLU random-features kernel, w ~ N(0, I/d) (ntk-kernels' convention).
+    let k = random_feature_kernels(&Activation::Relu, x.as_ref(), x.as_ref(), Par::Seq)
+        .unwrap()
+        .rf;
     // Exact scaling K_N = (1 + c)K gives exactly |c|.
     let scaled = Mat::from_fn(n, n, |i, j| 1.3 * k[(i, j)]);
     let err = kernel_concentration_error(k.as_ref(), scaled.as_ref(), Par::Seq).unwrap();
     assert!((err - 0.3).abs() <= 1e-9, "{err}");
-    let small = relu_rf_kernel_finite(x.as_ref(), 2_000, 1).unwrap();
-    let large = relu_rf_kernel_finite(x.as_ref(), 32_000, 2).unwrap();
+    let finite = |n_features: usize, seed: u64| {
+        RandomFeatures::from_seed(n_features, d, seed)
+            .unwrap()
+            .kernels(&Activation::Relu, x.as_ref(), x.as_ref(), Par::Seq)
+            .unwrap()
+            .rf
+    };
+    let (small, large) = (finite(2_000, 1), finite(32_000, 2));
     let e_small = kernel_concentration_error(k.as_ref(), small.as_ref(), Par::Seq).unwrap();
     let e_large = kernel_concentration_error(k.as_ref(), large.as_ref(), Par::Seq).unwrap();
     // Cholesky and K^{-1/2} routes: same matrix up to orthogonal similarity; they agree to

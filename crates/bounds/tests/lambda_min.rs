@@ -4,6 +4,7 @@
 use faer::Par;
 use ntk_bounds::Error;
 use ntk_bounds::generalization::arora_complexity;
+use ntk_bounds::gram::h_infinity;
 use ntk_bounds::lambda_min::{
     LambdaMinConfig, condition_number, lambda_min_bisection, lambda_min_eigen, lambda_min_lanczos,
 };
@@ -11,7 +12,7 @@ use ntk_bounds::separation::{
     OYMAK_SOLTANOLKOTABI_CONSTANT, data_separation, require_separated,
     separation_lambda0_lower_bound, zhang_lambda0_lower_bound,
 };
-use ntk_bounds::test_models::{h_infinity, matrix_with_spectrum, random_sphere};
+use ntk_bounds::test_models::{matrix_with_spectrum, random_sphere};
 
 fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs()

@@ -17,11 +17,11 @@ use crate::reproduce::fit::{Bootstrap, power_law_fit};
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, Result};
 use faer::{Mat, MatRef, Par};
+use ntk_bounds::gram::h_infinity;
 use ntk_bounds::lambda_min::lambda_min_eigen;
 use ntk_bounds::separation::{
     OYMAK_SOLTANOLKOTABI_CONSTANT, data_separation, separation_lambda0_lower_bound,
 };
-use ntk_bounds::test_models::h_infinity;
 use ntk_dynamics::{GdConfig, gradient_descent};
 use ntk_kernels::Activation;
 use ntk_nets::{Scaling, SecondLayer, TwoLayer, TwoLayerSpec};

@@ -20,7 +20,7 @@ use anyhow::Result;
 use faer::{Mat, MatRef, Par, Side};
 use ntk_bounds::digits::{BinaryDataset, Digits};
 use ntk_bounds::generalization::arora_complexity;
-use ntk_bounds::test_models::h_infinity;
+use ntk_bounds::gram::h_infinity;
 use ntk_dynamics::{GdConfig, gradient_descent};
 use ntk_nets::Model;
 use rand::RngExt;

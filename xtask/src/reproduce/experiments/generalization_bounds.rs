@@ -22,10 +22,10 @@ use crate::reproduce::plot::{AxisScale, Chart, Series};
 use anyhow::Result;
 use faer::Par;
 use ntk_bounds::generalization::{arora_theorem_5_1, cao_gu_ntrf};
+use ntk_bounds::gram::h_infinity;
 use ntk_bounds::rademacher::{
     empirical_rademacher_rkhs_ball, rkhs_ball_trace_bound, two_layer_rademacher_bound,
 };
-use ntk_bounds::test_models::h_infinity;
 use ntk_nets::Model;
 use rayon::prelude::*;
 use serde_json::json;

@@ -13,7 +13,7 @@ use crate::reproduce::plot::{AxisScale, Chart, Series};
 use anyhow::Result;
 use faer::{Mat, Par};
 use ntk_bounds::lambda_min::lambda_min_eigen;
-use ntk_bounds::test_models::h_infinity;
+use ntk_bounds::gram::h_infinity;
 use ntk_dynamics::{GdConfig, NgdConfig, gradient_descent, natural_gradient_descent};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;

@@ -5,7 +5,7 @@
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use faer::Mat;
-use ntk_bounds::test_models::h_infinity_cross;
+use ntk_bounds::gram::h_infinity_cross;
 use ntk_kernels::two_layer::{bietti_mairal_ntk, kappa, kappa0, kappa1, two_layer_ntk};
 use rand::RngExt;
 use rand_distr::StandardNormal;

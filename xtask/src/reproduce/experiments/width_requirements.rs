@@ -18,9 +18,9 @@ use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::plot::{AxisScale, Chart, Series};
 use anyhow::Result;
 use faer::{Mat, MatRef, Par};
+use ntk_bounds::gram::h_infinity;
 use ntk_bounds::lambda_min::lambda_min_eigen;
 use ntk_bounds::separation::min_pairwise_distance;
-use ntk_bounds::test_models::h_infinity;
 use ntk_bounds::width::{
     FixedPointConfig, ZouGuProblem, arora_ntk_width, looseness_factor, zhang_ngd_width, zou_gu_gd,
 };
