@@ -12,8 +12,9 @@
 //! every finite t; t = ∞ uses a Cholesky solve. The optional `diag_reg` adds ρ·I to Θ, with
 //! ρ = diag_reg (absolute scale) or ρ = diag_reg · tr(Θ)/n (neural-tangents' default).
 
+use super::eigen::Eigen;
 use super::ridge::{check_problem, check_test_test, check_test_train};
-use super::spd::{Cholesky, Eigen, SolveInfo, check_gram, gemm};
+use super::spd::{Cholesky, SolveInfo, checked_copy, gemm, with_ridge};
 use crate::{Error, Result};
 
 use faer::{Accum, Mat, MatRef, Par};
@@ -147,11 +148,11 @@ impl GradientDescentMse {
         par: Par,
     ) -> Result<Self> {
         config.check()?;
-        check_gram("k_train_train", k_train_train)?;
+        let k_owned = checked_copy("k_train_train", k_train_train, 0.0)?;
         let n = k_train_train.nrows();
         check_problem(n, Mat::<f64>::zeros(1, n).as_ref(), y_train)?;
         Ok(Self {
-            k_train_train: k_train_train.to_owned(),
+            k_train_train: k_owned,
             y_train: y_train.to_owned(),
             ridge: config.ridge(k_train_train),
             config,
@@ -164,22 +165,28 @@ impl GradientDescentMse {
     /// The eigendecomposition of Θ + ρI (computed on first use).
     pub fn eigen(&self) -> Result<&Eigen> {
         cached(&self.eigen, || {
-            Eigen::new(self.k_train_train.as_ref(), self.ridge, self.par)
+            let a = with_ridge(self.k_train_train.as_ref(), self.ridge);
+            Eigen::from_checked(a, self.ridge, self.par)
         })
     }
 
-    /// The Cholesky factor of Θ + ρI (computed on first use).
+    /// The Cholesky factor of Θ + ρI (computed on first use, as [`Cholesky::factor`]: its
+    /// condition number is estimated when [`Cholesky::info`] or [`GradientDescentMse::info`] is
+    /// first called).
     pub fn cholesky(&self) -> Result<&Cholesky> {
         cached(&self.cholesky, || {
-            Cholesky::new(self.k_train_train.as_ref(), self.ridge, self.par)
+            let a = with_ridge(self.k_train_train.as_ref(), self.ridge);
+            Cholesky::from_checked(a, self.k_train_train.as_ref(), self.ridge, self.par)
         })
     }
 
     /// Diagnostics of the factorisation used for the given times (eigendecomposition if any
-    /// time is finite, otherwise Cholesky).
+    /// time is finite, otherwise Cholesky, whose λ_min/λ_max are estimated on the first call).
+    ///
+    /// Errors: [`Error::NotPositiveDefinite`] when λ_min ≤ n·ε·λ_max.
     pub fn info(&self, times: &[f64]) -> Result<SolveInfo> {
         if times.iter().all(|t| t.is_infinite()) {
-            Ok(self.cholesky()?.info())
+            self.cholesky()?.info()
         } else {
             Ok(self.eigen()?.info())
         }
@@ -191,6 +198,10 @@ impl GradientDescentMse {
     ///    f_t(X_*) = f_0(X_*) - \Theta_{*X} U\,\frac{1 - e^{-\eta t\Lambda/N}}{\Lambda}\,U^\top (f_0(X) - y) $$
     ///
     /// with N = n·outputs; at t = ∞, f(X) = y and f(X*) = f₀(X*) + Θ_{*X}(Θ + ρI)⁻¹(y − f₀(X)).
+    /// Products with U and Uᵀ use the factored eigenvectors ([`Eigen::apply_vectors`],
+    /// [`Eigen::project`]). The t = ∞ solve does not estimate the condition number (as
+    /// neural-tangents, it only factors Θ + ρI; a pivot below n·ε·max Θ_ii is still
+    /// [`Error::NotPositiveDefinite`]); ask [`GradientDescentMse::info`] for it.
     ///
     /// # Reference
     /// Lee et al. 2019, arXiv:1902.06720, Eqs. (10)–(11); Jacot et al. 2018, arXiv:1806.07572,
@@ -236,7 +247,7 @@ impl GradientDescentMse {
         let mut test_terms = None;
         if count > 0 {
             let eigen = self.eigen()?;
-            let z = product(eigen.vectors().transpose(), residual.as_ref(), par);
+            let z = eigen.project(residual.as_ref())?;
             let coefficients = Mat::<f64>::from_fn(n, 2 * count * outputs, |i, col| {
                 let (half, rest) = (col / (count * outputs), col % (count * outputs));
                 let (time, output) = (rest / outputs, rest % outputs);
@@ -249,7 +260,7 @@ impl GradientDescentMse {
                 };
                 z[(i, output)] * factor
             });
-            let both = product(eigen.vectors(), coefficients.as_ref(), par);
+            let both = eigen.apply_vectors(coefficients.as_ref())?;
             if let Some(test) = test {
                 let growth = both.as_ref().subcols(count * outputs, count * outputs);
                 test_terms = Some(product(test.k_test_train, growth, par));
@@ -354,7 +365,7 @@ impl NtkGp {
         par: Par,
     ) -> Result<Self> {
         let flow = GradientDescentMse::new(ntk_train_train, y_train, config, par)?;
-        check_gram("nngp_train_train", nngp_train_train)?;
+        let nngp_owned = checked_copy("nngp_train_train", nngp_train_train, 0.0)?;
         if nngp_train_train.nrows() != ntk_train_train.nrows() {
             return Err(Error::ShapeMismatch {
                 arg: "nngp_train_train",
@@ -364,7 +375,7 @@ impl NtkGp {
         }
         Ok(Self {
             flow,
-            nngp_train_train: nngp_train_train.to_owned(),
+            nngp_train_train: nngp_owned,
         })
     }
 

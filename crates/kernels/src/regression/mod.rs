@@ -10,17 +10,22 @@
 //!   gradient flow (Lee et al. 2019, Eqs. (15)–(16)).
 //!
 //! Every solve goes through faer (Cholesky for t = ∞, one self-adjoint eigendecomposition for all
-//! finite t) and reports its condition number in a [`SolveInfo`]. A singular or indefinite
+//! finite t) and reports its condition number in a [`SolveInfo`] (for the Cholesky solves of
+//! [`GradientDescentMse`] and [`NtkGp`], on request: `info`). A singular or indefinite
 //! kernel matrix is [`crate::Error::NotPositiveDefinite`] with λ_min; a ridge/jitter is added only
 //! when the caller passes one.
 
+mod eigen;
 mod gradient_flow;
+mod lanczos;
 mod ridge;
 mod spd;
 
+pub use eigen::Eigen;
 pub use gradient_flow::{
     EnsemblePrediction, EnsembleTestSet, GradientDescentMse, MseConfig, MsePrediction, NtkGp,
     TestSet,
 };
+pub use lanczos::{LANCZOS_RTOL, LANCZOS_STEPS};
 pub use ridge::{Gaussian, Prediction, gp_inference, kernel_ridge, least_norm_interpolator};
-pub use spd::{Cholesky, Eigen, LANCZOS_RTOL, LANCZOS_STEPS, SolveInfo};
+pub use spd::{Cholesky, SolveInfo};

@@ -134,7 +134,7 @@ pub fn kernel_ridge(
     let mean = predict_with(&factor, k_test_train, y_train, par)?;
     Ok(Prediction {
         mean,
-        info: factor.info(),
+        info: factor.info()?,
     })
 }
 
@@ -189,6 +189,6 @@ pub fn gp_inference(
     Ok(Gaussian {
         mean,
         covariance,
-        info: factor.info(),
+        info: factor.info()?,
     })
 }
