@@ -551,3 +551,111 @@ fn predictions_are_independent_of_thread_count() {
     assert_eq!(seq_ridge.info, par_ridge.info);
     assert_eq!(seq_info, par_info);
 }
+
+/// The factored eigenvectors U = Q·U_T: `apply_vectors` and `project` agree with the formed
+/// U, and U diag(s) Uᵀ reproduces K + λI with UᵀU = I. A backward-stable symmetric eigensolver
+/// has residuals ≤ c·n·ε·‖K‖ (Golub & Van Loan 2013, §8.3); we allow c = 10, and products with
+/// a unit-norm-column block differ by at most the same order (n·ε·‖C‖ with ‖U‖ = 1).
+#[test]
+fn factored_eigenvectors_match_formed_ones() {
+    let mut rng = ChaCha8Rng::seed_from_u64(20);
+    let (n, d) = (260, 4);
+    let x = gaussian_matrix(&mut rng, n, d);
+    let k = rbf(x.as_ref(), x.as_ref(), 1.2);
+    let ridge = 1e-3;
+    let eigen = Eigen::new(k.as_ref(), ridge, Par::rayon(2)).unwrap();
+    let c = gaussian_matrix(&mut rng, n, 3);
+    let applied = eigen.apply_vectors(c.as_ref()).unwrap();
+    let projected = eigen.project(c.as_ref()).unwrap();
+    let u = eigen.vectors();
+    let norm_c = (0..3).map(|j| c.col(j).norm_l2()).fold(0.0_f64, f64::max);
+    let tol = 10.0 * n as f64 * f64::EPSILON * norm_c;
+    assert!(max_abs_diff(applied.as_ref(), (u * &c).as_ref()) <= tol);
+    assert!(max_abs_diff(projected.as_ref(), (u.transpose() * &c).as_ref()) <= tol);
+    let lambda_max = eigen.values()[n - 1];
+    let scaled = Mat::from_fn(n, n, |i, j| u[(i, j)] * eigen.values()[j]);
+    let rebuilt = &scaled * u.transpose();
+    let mut target = k.clone();
+    for i in 0..n {
+        target[(i, i)] += ridge;
+    }
+    assert!(
+        max_abs_diff(rebuilt.as_ref(), target.as_ref())
+            <= 10.0 * n as f64 * f64::EPSILON * lambda_max
+    );
+    let gram = u.transpose() * u;
+    assert!(
+        max_abs_diff(gram.as_ref(), Mat::<f64>::identity(n, n).as_ref())
+            <= 10.0 * n as f64 * f64::EPSILON
+    );
+    // Bad shapes are errors, not panics.
+    let short = Mat::<f64>::zeros(n - 1, 1);
+    assert!(matches!(
+        eigen.apply_vectors(short.as_ref()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        eigen.project(short.as_ref()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+}
+
+/// `Cholesky::factor` defers the condition number: its `info()` is bit-identical to the eager
+/// `Cholesky::new` (same Lanczos on the same factor) and so are the solves; a duplicated
+/// training point (a zero pivot up to rounding) is still `NotPositiveDefinite` at t = ∞ without
+/// asking for `info`, with λ_min within rounding of 0 (n·ε·λ_max, λ_max ≤ n for an RBF Gram).
+#[test]
+fn deferred_condition_number_and_singular_screen() {
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let n = 150;
+    let x = gaussian_matrix(&mut rng, n, 3);
+    let k = rbf(x.as_ref(), x.as_ref(), 0.9);
+    let y = gaussian_matrix(&mut rng, n, 2);
+    for par in [Par::Seq, Par::rayon(2)] {
+        let eager = Cholesky::new(k.as_ref(), 1e-4, par).unwrap();
+        let lazy = Cholesky::factor(k.as_ref(), 1e-4, par).unwrap();
+        assert!(eager.solve(y.as_ref(), par).unwrap() == lazy.solve(y.as_ref(), par).unwrap());
+        assert_eq!(eager.info().unwrap(), lazy.info().unwrap());
+    }
+
+    let mut x_dup = x.clone();
+    for j in 0..3 {
+        x_dup[(7, j)] = x_dup[(3, j)];
+    }
+    let k_dup = rbf(x_dup.as_ref(), x_dup.as_ref(), 0.9);
+    let flow = GradientDescentMse::new(k_dup.as_ref(), y.as_ref(), MseConfig::default(), Par::Seq)
+        .unwrap();
+    let f0 = Mat::<f64>::zeros(n, 2);
+    let test = TestSet {
+        k_test_train: k_dup.as_ref(),
+        fx_test_0: f0.as_ref(),
+    };
+    match flow.predict(&[f64::INFINITY], f0.as_ref(), Some(test)) {
+        Err(Error::NotPositiveDefinite { lambda_min }) => {
+            assert!(
+                lambda_min.abs() <= (n * n) as f64 * f64::EPSILON,
+                "{lambda_min:e}"
+            )
+        }
+        other => panic!("expected NotPositiveDefinite, got {other:?}"),
+    }
+
+    // Validation order of the one-pass copy: a NaN is reported before an asymmetry.
+    let mut bad = k.clone();
+    bad[(10, 2)] += 1e-3;
+    assert!(matches!(
+        Cholesky::factor(bad.as_ref(), 0.0, Par::Seq),
+        Err(Error::InvalidParameter {
+            arg: "k_train_train",
+            ..
+        })
+    ));
+    bad[(140, 120)] = f64::NAN;
+    assert!(matches!(
+        Cholesky::factor(bad.as_ref(), 0.0, Par::Seq),
+        Err(Error::NonFinite {
+            arg: "k_train_train",
+            ..
+        })
+    ));
+}
