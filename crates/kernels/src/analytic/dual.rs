@@ -8,7 +8,8 @@
 //!
 //! Closed forms: piecewise-linear σ = a·min(x,0) + b·max(x,0) (arc-cosine kernels, Cho & Saul
 //! 2009), erf (arcsine kernel, Williams 1997), exact GELU (neural-tangents 0.6.5's formula);
-//! every other σ by 2-D Gauss–Hermite quadrature ([`super::quadrature`]).
+//! every other σ by its Mehler (Hermite) series with coefficients from Gauss–Hermite
+//! quadrature ([`super::quadrature`]), a PSD kernel whose diagonal is the same series at ρ = 1.
 //!
 //! Covariances that are not positive semi-definite by rounding are projected: ρ = c/√(q₁q₂) is
 //! clamped into [−1, 1] (so c² ≤ q₁q₂ holds exactly up to one rounding), and negative variances
@@ -17,7 +18,7 @@
 //! [`Activation::dphi`] (the left slope for piecewise-linear σ).
 
 use super::arc;
-use super::quadrature::{correlation, expectation_1d, expectation_2d_pair};
+use super::quadrature::{HERMITE_TERMS, correlation, hermite_coefficients, mehler_series};
 use crate::Activation;
 use std::f64::consts::PI;
 
@@ -42,9 +43,13 @@ pub struct Dual {
 /// GELU x·Φ(x): with P = (1+q₁)(1+q₂), D² = P − c², A = arcsin(c/√P),
 /// E σσ = c/4 + ((c² + q₁q₂D²)/(PD) + cA)/(2π), E σ'σ' = 1/4 + A/(2π) + c/(2πD)·(1/D² + (1−q₁q₂)/P + 1).
 ///
-/// Any other σ: 64×64-point Gauss–Hermite quadrature after the Cholesky factorisation of the
-/// covariance (1e-10 of the natural scale for the smooth built-ins at moderate variances, see
-/// [`super::quadrature::GAUSS_HERMITE_ORDER`]).
+/// Any other σ: the Mehler series Σₖ aₖ(q₁)aₖ(q₂)ρᵏ truncated after
+/// [`HERMITE_TERMS`] terms, with Hermite coefficients aₖ(q) = E σ(√q Z)h_k(Z) from a
+/// 200-node Gauss–Hermite rule ([`HermiteCoefficients`]). As a kernel this is PSD by
+/// construction and its diagonal ([`dual_diagonal`]) is the same series at ρ = 1. Accuracy
+/// (against closed forms and 300/400-node tensor rules): ~1e-15 of the natural scale for exp,
+/// sin and softplus at q ≤ 6; tanh ~1e-15 at q ≤ 1, 1e-12 at q = 2, 1e-9 at q = 3.5 (its
+/// poles at ±iπ/2 limit any Gauss–Hermite rule).
 ///
 /// # Reference
 /// Cho & Saul 2009 (arc-cosine kernels, NeurIPS, eq. 6 for n = 0, 1); Williams 1997 (arcsine
@@ -100,16 +105,12 @@ pub fn dual_diagonal(act: &Activation, q: f64) -> Dual {
             ntk_dot: 4.0 / PI / (1.0 + 4.0 * q).sqrt(),
         },
         Activation::Gelu => gelu(q, q, q),
-        _ => Dual {
-            nngp: expectation_1d(q, |u| {
-                let s = act.phi(u);
-                s * s
-            }),
-            ntk_dot: expectation_1d(q, |u| {
-                let s = act.dphi(u);
-                s * s
-            }),
-        },
+        _ => {
+            // The Mehler series at ρ = 1, bit-identical to `dual(act, q, q, q)`: diagonal and
+            // off-diagonal entries come from one PSD series (see [`mehler_series`]).
+            let coefficients = HermiteCoefficients::new(act, q);
+            coefficients.dual(&coefficients, 1.0)
+        }
     }
 }
 
@@ -166,14 +167,44 @@ fn gelu(q1: f64, q2: f64, c: f64) -> Dual {
 }
 
 fn quadrature(act: &Activation, q1: f64, q2: f64, c: f64) -> Dual {
-    let (nngp, ntk_dot) = expectation_2d_pair(
-        q1,
-        q2,
-        c,
-        |u| act.phi(u),
-        |u| act.dphi(u),
-        |v| act.phi(v),
-        |v| act.dphi(v),
-    );
-    Dual { nngp, ntk_dot }
+    let first = HermiteCoefficients::new(act, q1);
+    let second = HermiteCoefficients::new(act, q2);
+    first.dual(&second, correlation(q1, q2, c))
+}
+
+/// Hermite coefficients of σ and σ' at one variance q: the per-point half of the Mehler series
+/// of a quadrature activation (computed once per point and layer by the kernel recursion).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HermiteCoefficients {
+    /// aₖ = E σ(√q Z) h_k(Z).
+    pub phi: [f64; HERMITE_TERMS],
+    /// bₖ = E σ'(√q Z) h_k(Z).
+    pub dphi: [f64; HERMITE_TERMS],
+}
+
+impl HermiteCoefficients {
+    /// The coefficients of `act` at variance `q` (q < 0 is read as 0).
+    ///
+    /// $$ a_k = \mathbb E\,\sigma(\sqrt q Z)\,h_k(Z),\quad b_k = \mathbb E\,\sigma'(\sqrt q Z)\,h_k(Z) $$
+    ///
+    /// # Reference
+    /// Daniely, Frostig & Singer 2016, arXiv:1602.05897, Lemma 11.
+    pub fn new(act: &Activation, q: f64) -> Self {
+        let mut phi = [0.0; HERMITE_TERMS];
+        let mut dphi = [0.0; HERMITE_TERMS];
+        hermite_coefficients(q, |u| act.phi(u), |u| act.dphi(u), &mut phi, &mut dphi);
+        HermiteCoefficients { phi, dphi }
+    }
+
+    /// E σ(u)σ(v) = Σₖ aₖ(q₁)aₖ(q₂)ρᵏ and E σ'(u)σ'(v) = Σₖ bₖ(q₁)bₖ(q₂)ρᵏ.
+    ///
+    /// # Reference
+    /// Mehler 1866; Daniely, Frostig & Singer 2016, arXiv:1602.05897, Lemma 11.
+    #[inline]
+    pub fn dual(&self, other: &HermiteCoefficients, rho: f64) -> Dual {
+        Dual {
+            nngp: mehler_series(&self.phi, &other.phi, rho),
+            ntk_dot: mehler_series(&self.dphi, &other.dphi, rho),
+        }
+    }
 }

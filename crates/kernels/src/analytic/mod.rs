@@ -17,7 +17,7 @@ pub mod arc;
 pub mod dual;
 pub mod quadrature;
 
-pub use dual::{Dual, dual, dual_diagonal};
+pub use dual::{Dual, HermiteCoefficients, dual, dual_diagonal};
 pub mod recursion;
 
 pub use recursion::{Get, Kernel, LayerKernel, kernel, kernel_diagonal, kernel_layerwise};

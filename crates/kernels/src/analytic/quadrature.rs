@@ -115,3 +115,130 @@ pub fn correlation(q1: f64, q2: f64, c: f64) -> f64 {
         0.0
     }
 }
+
+/// Nodes of the rule behind [`hermite_coefficients`].
+pub const HERMITE_RULE_NODES: usize = 200;
+
+/// Number of Hermite coefficients kept in the Mehler series of [`mehler_series`]: terms
+/// k = 0, …, `HERMITE_TERMS` − 1. The rule is exact for σ(√q z)·h_k(z) whenever σ(√q z) is a
+/// polynomial of degree ≤ 2·[`HERMITE_RULE_NODES`] − 1 − k.
+pub const HERMITE_TERMS: usize = 160;
+
+/// A standard-normal Gauss–Hermite rule whose small weights are accurate to a few ulps
+/// *relative*: the nodes from `gauss-quad` are polished by Newton steps on the normalised
+/// Hermite polynomial h_m, and the weights are recomputed as wₖ = 1/(m·h_{m−1}(zₖ)²). (Weights
+/// from the eigenvectors of the Jacobi matrix carry an absolute error of ~ε, which the huge
+/// values of h_k at the outer nodes would amplify.)
+pub struct HermiteRule {
+    /// zₖ.
+    pub nodes: Vec<f64>,
+    /// wₖ (sum to 1).
+    pub weights: Vec<f64>,
+    /// √k for k = 0, …, [`HERMITE_TERMS`].
+    sqrt_k: Vec<f64>,
+    /// 1/√(k+1) for k = 0, …, [`HERMITE_TERMS`].
+    inv_sqrt_k1: Vec<f64>,
+}
+
+/// h_{m−1}(z) and h_m(z), h_k = He_k/√(k!) (probabilists' Hermite, orthonormal under N(0, 1)),
+/// by the recurrence h_{k+1} = (z h_k − √k h_{k−1})/√(k+1).
+fn hermite_pair(m: usize, z: f64) -> (f64, f64) {
+    let (mut previous, mut current) = (0.0, 1.0);
+    for k in 0..m {
+        let next = (z * current - (k as f64).sqrt() * previous) / ((k + 1) as f64).sqrt();
+        previous = current;
+        current = next;
+    }
+    (previous, current)
+}
+
+/// The cached [`HermiteRule`] with [`HERMITE_RULE_NODES`] nodes.
+pub fn hermite_rule() -> &'static HermiteRule {
+    static RULE: OnceLock<HermiteRule> = OnceLock::new();
+    RULE.get_or_init(|| {
+        let m = HERMITE_RULE_NODES;
+        let order = NonZeroUsize::new(m).unwrap_or(NonZeroUsize::MIN);
+        let rule = gauss_quad::hermite::GaussHermite::new(order);
+        let mut nodes = Vec::with_capacity(m);
+        let mut weights = Vec::with_capacity(m);
+        for (x, _) in rule.iter() {
+            let mut z = std::f64::consts::SQRT_2 * x;
+            // Newton on h_m (h_m' = √m h_{m−1}); the start is within a few ulps already.
+            for _ in 0..2 {
+                let (h_prev, h_m) = hermite_pair(m, z);
+                z -= h_m / ((m as f64).sqrt() * h_prev);
+            }
+            let (h_prev, _) = hermite_pair(m, z);
+            nodes.push(z);
+            weights.push(1.0 / (m as f64 * h_prev * h_prev));
+        }
+        HermiteRule {
+            nodes,
+            weights,
+            sqrt_k: (0..=HERMITE_TERMS).map(|k| (k as f64).sqrt()).collect(),
+            inv_sqrt_k1: (0..=HERMITE_TERMS)
+                .map(|k| 1.0 / ((k + 1) as f64).sqrt())
+                .collect(),
+        }
+    })
+}
+
+/// Hermite coefficients of two functions of u = √q Z at once:
+///
+/// $$ a_k = \mathbb E\big[f(\sqrt q Z)\,h_k(Z)\big],\quad b_k = \mathbb E\big[g(\sqrt q Z)\,h_k(Z)\big],
+///    \qquad h_k = \mathrm{He}_k/\sqrt{k!},\ k < \texttt{HERMITE\_TERMS}, $$
+///
+/// by the [`HermiteRule`] (q < 0 is read as 0). With them, E f(u)f(v) for standard-correlated
+/// (u, v) is the Mehler series of [`mehler_series`].
+///
+/// # Reference
+/// Mehler 1866; O'Donnell 2014, "Analysis of Boolean Functions", §11.2 (Hermite expansion);
+/// Daniely, Frostig & Singer 2016, arXiv:1602.05897, Lemma 11 (dual activation as a power series).
+pub fn hermite_coefficients(
+    q: f64,
+    f: impl Fn(f64) -> f64,
+    g: impl Fn(f64) -> f64,
+    a: &mut [f64; HERMITE_TERMS],
+    b: &mut [f64; HERMITE_TERMS],
+) {
+    let rule = hermite_rule();
+    let scale = q.max(0.0).sqrt();
+    a.fill(0.0);
+    b.fill(0.0);
+    for (&z, &w) in rule.nodes.iter().zip(&rule.weights) {
+        let u = scale * z;
+        let (fw, gw) = (w * f(u), w * g(u));
+        let (mut previous, mut current) = (0.0, 1.0);
+        for k in 0..HERMITE_TERMS {
+            a[k] += fw * current;
+            b[k] += gw * current;
+            let next = (z * current - rule.sqrt_k[k] * previous) * rule.inv_sqrt_k1[k];
+            previous = current;
+            current = next;
+        }
+    }
+}
+
+/// The truncated Mehler series Σₖ a₁ₖ a₂ₖ ρᵏ (Horner, highest term first), ρ clamped into
+/// [−1, 1].
+///
+/// For a₁ = coefficients of f at variance q₁ and a₂ = those of g at q₂ ([`hermite_coefficients`]):
+///
+/// $$ \mathbb E\,f(u)g(v) = \sum_{k\ge0} a_{1k}\,a_{2k}\,\rho^k,\qquad
+///    (u, v)\sim\mathcal N\Big(0,\begin{smallmatrix}q_1 & \rho\sqrt{q_1q_2}\\ \rho\sqrt{q_1q_2} & q_2\end{smallmatrix}\Big). $$
+///
+/// As a kernel on points with correlations ρᵢⱼ (a PSD matrix), each term a₁ₖa₂ₖρᵢⱼᵏ is PSD
+/// (Schur product theorem), so the truncated sum is PSD whatever the accuracy of the
+/// coefficients, and its value at ρ = 1 is exactly the diagonal Σₖ aₖ².
+///
+/// # Reference
+/// Mehler 1866 (Mehler's formula); Daniely, Frostig & Singer 2016, arXiv:1602.05897, Lemma 11.
+#[inline]
+pub fn mehler_series(a1: &[f64; HERMITE_TERMS], a2: &[f64; HERMITE_TERMS], rho: f64) -> f64 {
+    let rho = rho.clamp(-1.0, 1.0);
+    let mut acc = 0.0;
+    for k in (0..HERMITE_TERMS).rev() {
+        acc = acc * rho + a1[k] * a2[k];
+    }
+    acc
+}

@@ -14,7 +14,8 @@
 //! (c = q), so a self kernel's diagonal is exact.
 
 use super::arc;
-use super::dual::{dual, dual_diagonal};
+use super::dual::{HermiteCoefficients, dual, dual_diagonal};
+use super::quadrature::correlation;
 use crate::error::check_finite_mat;
 use crate::{Activation, Architecture, Error, Layer, Parameterization, Result};
 use faer::linalg::matmul::matmul;
@@ -123,6 +124,21 @@ struct PointFeatures {
     mean_slope: Vec<f64>,
     /// 1/√(1 + 2q) (erf).
     erf_scale: Vec<f64>,
+    /// Hermite coefficients of σ and σ' at q (quadrature activations only, else empty).
+    hermite: Vec<HermiteCoefficients>,
+}
+
+/// Activations evaluated through their Mehler series (no closed form in [`dual`]).
+fn uses_hermite_series(act: &Activation) -> bool {
+    !matches!(
+        act,
+        Activation::Relu
+            | Activation::LeakyRelu { .. }
+            | Activation::AbRelu { .. }
+            | Activation::Identity
+            | Activation::Erf
+            | Activation::Gelu
+    )
 }
 
 /// Diagonal trajectories: per-activation-step features and the final (Σ, Θ) diagonals.
@@ -160,6 +176,7 @@ fn diagonal(steps: &[Step], x: MatRef<'_, f64>) -> Diagonal {
             nonzero: vec![0.0; n],
             mean_slope: vec![0.0; n],
             erf_scale: vec![0.0; n],
+            hermite: Vec::new(),
         })
         .collect();
     let mut nngp = vec![0.0; n];
@@ -191,7 +208,15 @@ fn diagonal(steps: &[Step], x: MatRef<'_, f64>) -> Diagonal {
                         act.dphi(0.0)
                     };
                     f.erf_scale[i] = 1.0 / (1.0 + 2.0 * q).sqrt();
-                    let e = dual_diagonal(&act, q);
+                    let e = if uses_hermite_series(&act) {
+                        // Same coefficients and series as every off-diagonal entry.
+                        let coefficients = HermiteCoefficients::new(&act, q);
+                        let e = coefficients.dual(&coefficients, 1.0);
+                        f.hermite.push(coefficients);
+                        e
+                    } else {
+                        dual_diagonal(&act, q)
+                    };
                     c = e.nngp;
                     t *= e.ntk_dot;
                     act_idx += 1;
@@ -298,8 +323,11 @@ fn run_strip(
                     }
                     _ => {
                         let q2 = f2.q[j];
+                        let h2 = &f2.hermite[j];
                         for (k, (ck, tk)) in c.iter_mut().zip(t.iter_mut()).enumerate() {
-                            let e = dual(&act, f1.q[row0 + k], q2, *ck);
+                            let i = row0 + k;
+                            let rho = correlation(f1.q[i], q2, *ck);
+                            let e = f1.hermite[i].dual(h2, rho);
                             *ck = e.nngp;
                             *tk *= e.ntk_dot;
                         }
