@@ -109,11 +109,6 @@ pub fn time_runs(runs: usize, mut f: impl FnMut()) -> (f64, f64, f64) {
     (median, times[0], times[m - 1])
 }
 
-/// Resets the process's peak resident set size (Linux: `5` to /proc/self/clear_refs).
-fn reset_peak_memory() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
 /// VmHWM of this process in bytes (Linux), if readable.
 pub fn peak_memory() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -143,6 +138,11 @@ fn analytic(name: &'static str, activation: Activation, n: usize) -> anyhow::Res
     analytic_depth(name, activation, n, 3, RUNS)
 }
 
+/// From this size on, an analytic workload runs in a fresh child process of the bench binary
+/// (`bench --child …`), so its peak RSS (VmHWM) counts only that process: the binary, the inputs
+/// and the kernel calls, not allocations retained from earlier workloads.
+pub const PEAK_MEMORY_N: usize = 8000;
+
 fn analytic_depth(
     name: &'static str,
     activation: Activation,
@@ -150,10 +150,24 @@ fn analytic_depth(
     depth: usize,
     runs: usize,
 ) -> anyhow::Result<Measurement> {
+    if n >= PEAK_MEMORY_N {
+        analytic_in_child(name, activation, n, depth, runs)
+    } else {
+        analytic_in_process(name, activation, n, depth, runs, false)
+    }
+}
+
+fn analytic_in_process(
+    name: &'static str,
+    activation: Activation,
+    n: usize,
+    depth: usize,
+    runs: usize,
+    track_memory: bool,
+) -> anyhow::Result<Measurement> {
     let arch = architecture(activation, depth)?;
     let x = nt_inputs(0, n, D);
     let mut failure = None;
-    let track_memory = n >= 8000 && reset_peak_memory();
     let (median_s, min_s, max_s) =
         time_runs(runs, || match kernel(&arch, x.as_ref(), None, Get::BOTH) {
             Ok(k) => {
@@ -174,6 +188,73 @@ fn analytic_depth(
         entries: Some((n * n) as f64),
         peak_memory: if track_memory { peak_memory() } else { None },
     })
+}
+
+/// Workload names the child process accepts (its `Measurement` needs a `'static` name).
+const ANALYTIC_NAMES: [&str; 3] = ["analytic-relu-L3", "analytic-erf-L3", "analytic-relu"];
+
+/// Runs one analytic workload in a child process (`bench --child name,activation,n,depth,runs`)
+/// and reads back its JSON line, peak memory included.
+fn analytic_in_child(
+    name: &'static str,
+    activation: Activation,
+    n: usize,
+    depth: usize,
+    runs: usize,
+) -> anyhow::Result<Measurement> {
+    let spec = format!("{name},{},{n},{depth},{runs}", activation.name());
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .args(["bench", "--child", &spec])
+        .output()?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "{name} n = {n} (child process): {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let line = String::from_utf8(output.stdout)?;
+    let value: serde_json::Value = serde_json::from_str(line.trim())?;
+    let seconds = |key: &str| {
+        value[key]
+            .as_f64()
+            .ok_or_else(|| anyhow::anyhow!("child output lacks {key}: {line}"))
+    };
+    Ok(Measurement {
+        workload: name,
+        n,
+        median_s: seconds("median_s")?,
+        min_s: seconds("min_s")?,
+        max_s: seconds("max_s")?,
+        flops: None,
+        entries: Some((n * n) as f64),
+        peak_memory: value["peak_memory_bytes"].as_u64(),
+    })
+}
+
+/// The child side of [`analytic_in_child`]: runs the workload `spec`
+/// (`name,activation,n,depth,runs`) in this fresh process and prints its JSON line with the
+/// process's peak RSS.
+pub fn run_child(spec: &str) -> anyhow::Result<()> {
+    let parts: Vec<&str> = spec.split(',').collect();
+    let [name, activation, n, depth, runs] = parts[..] else {
+        anyhow::bail!("--child expects name,activation,n,depth,runs; got {spec:?}");
+    };
+    let name = ANALYTIC_NAMES
+        .into_iter()
+        .find(|known| *known == name)
+        .ok_or_else(|| anyhow::anyhow!("unknown analytic workload {name:?}"))?;
+    let activation = Activation::from_name(activation)
+        .ok_or_else(|| anyhow::anyhow!("unknown activation {activation:?}"))?;
+    let m = analytic_in_process(
+        name,
+        activation,
+        n.parse()?,
+        depth.parse()?,
+        runs.parse()?,
+        true,
+    )?;
+    println!("{}", json_line(&m, None));
+    Ok(())
 }
 
 /// FLOPs of the structured empirical NTK of the 64 → 512 → 512 → 1 MLP with X1 = X2: the Gram

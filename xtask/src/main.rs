@@ -60,6 +60,10 @@ enum Command {
         /// Also measure how cost grows with n, depth and width (fitted exponents).
         #[arg(long)]
         scaling: bool,
+        /// Internal: run one analytic workload (`name,activation,n,depth,runs`) in this process
+        /// and print its JSON line with the peak RSS (used for per-workload peak memory).
+        #[arg(long, hide = true)]
+        child: Option<String>,
     },
 }
 
@@ -145,8 +149,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             quick,
             json,
             scaling,
+            child,
         } => {
-            xtask::bench::run(quick, json, scaling)?;
+            match child {
+                Some(spec) => xtask::bench::run_child(&spec)?,
+                None => xtask::bench::run(quick, json, scaling)?,
+            }
             Ok(0)
         }
     }
