@@ -12,6 +12,7 @@ mod hessian_ntk_spectrum;
 mod interpolator;
 mod jacot_fig1;
 mod jacot_fig2;
+mod lambda_min;
 mod lazy_alpha;
 mod lazy_ratio;
 mod linearized_decay;
@@ -45,6 +46,7 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
         Box::new(smooth_lipschitz::SmoothLipschitz),
         Box::new(mercer_spectrum::MercerSpectrum),
         Box::new(du_synthetic::DuSynthetic),
+        Box::new(lambda_min::LambdaMin),
         Box::new(fine_grained::FineGrained),
         Box::new(ngd::Ngd),
         Box::new(sgd::Sgd),
