@@ -6,7 +6,10 @@
 //! - `empirical-ntk-mlp`: the full n×n empirical NTK of the 64 → 512 → 512 → 1 ReLU MLP
 //!   (NTK parameterization, w_std = √2, b_std = 0.05), n = 256, 1024;
 //! - `ntk-gp-predict-inf`, `ntk-gp-predict-10t`: MSE gradient-flow prediction with the analytic
-//!   ReLU NTK, 2000 train / 200 test points, at t = ∞ (Cholesky) and at 10 times (eigh);
+//!   ReLU NTK, 2000 train / 200 test points, at t = ∞ (Cholesky) and at 10 times (eigh), means
+//!   only, like neural-tangents' `predict.gradient_descent_mse`; `ntk-gp-predict-inf+cond` is the
+//!   t = ∞ prediction plus the condition-number estimate of its solve (no neural-tangents
+//!   anchor: it computes none);
 //! - `flow-rhs`: one gradient-flow right-hand side (forward + backward) of a width-4096
 //!   two-layer ReLU net on n = 256, d = 32;
 //! - `gemm`: faer's n×n·n×n product, n = 4000: the machine's float64 GEMM rate in this run.
@@ -297,7 +300,10 @@ fn empirical_ntk(n: usize, width: usize, runs: usize) -> anyhow::Result<Measurem
     })
 }
 
-fn gp_predict(times: &[f64], name: &'static str) -> anyhow::Result<Measurement> {
+/// MSE gradient-flow prediction on the benchmark NTK at `times`; with `diagnostics`, each run
+/// also estimates the condition number of the solve (`GradientDescentMse::info`, which at t = ∞
+/// is block Lanczos through the Cholesky factor; neural-tangents computes none).
+fn gp_predict(times: &[f64], name: &'static str, diagnostics: bool) -> anyhow::Result<Measurement> {
     let (n_train, n_test) = (2000, 200);
     let arch = architecture(Activation::Relu, 3)?;
     let x_train = nt_inputs(0, n_train, D);
@@ -336,14 +342,20 @@ fn gp_predict(times: &[f64], name: &'static str) -> anyhow::Result<Measurement> 
             Par::rayon(0),
         )
         .and_then(|flow| {
-            flow.predict(
+            let prediction = flow.predict(
                 times,
                 fx_train.as_ref(),
                 Some(TestSet {
                     k_test_train: k_test.as_ref(),
                     fx_test_0: fx_test.as_ref(),
                 }),
-            )
+            )?;
+            let info = if diagnostics {
+                Some(flow.info(times)?)
+            } else {
+                None
+            };
+            Ok((prediction, info))
         });
         match result {
             Ok(p) => {
@@ -520,11 +532,18 @@ pub fn run(quick: bool, json: bool, scaling: bool) -> anyhow::Result<()> {
         emit(&empirical_ntk(n, 512, RUNS)?, gemm_gflops);
     }
     emit(
-        &gp_predict(&[f64::INFINITY], "ntk-gp-predict-inf")?,
+        &gp_predict(&[f64::INFINITY], "ntk-gp-predict-inf", false)?,
+        gemm_gflops,
+    );
+    emit(
+        &gp_predict(&[f64::INFINITY], "ntk-gp-predict-inf+cond", true)?,
         gemm_gflops,
     );
     let ten_times: Vec<f64> = (0..10).map(|k| 10f64.powf(k as f64 - 2.0)).collect();
-    emit(&gp_predict(&ten_times, "ntk-gp-predict-10t")?, gemm_gflops);
+    emit(
+        &gp_predict(&ten_times, "ntk-gp-predict-10t", false)?,
+        gemm_gflops,
+    );
     emit(&flow_rhs(256, 4096, RUNS)?, gemm_gflops);
     if scaling {
         run_scaling(quick, json)?;
