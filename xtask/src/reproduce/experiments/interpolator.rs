@@ -299,14 +299,14 @@ compare the centred network f − f₀ with the interpolator."
     fn run(&self, ctx: &Context<'_>) -> anyhow::Result<Findings> {
         let seeds: usize = ctx.scale.pick(3, 5, 10);
         let widths_shallow: Vec<usize> = ctx.scale.pick(
-            vec![128, 256, 512, 1024, 2048],
+            vec![256, 512, 1024, 2048, 4096],
             vec![256, 512, 1024, 2048, 4096],
             vec![256, 512, 1024, 2048, 4096, 8192, 16384],
         );
         let widths_deep: Vec<usize> = ctx.scale.pick(
             vec![32, 64, 128, 256, 512],
-            vec![64, 128, 256, 512, 1024],
-            vec![64, 128, 256, 512, 1024, 2048, 4096],
+            vec![128, 256, 512, 1024, 2048],
+            vec![128, 256, 512, 1024, 2048, 4096],
         );
         let configs = vec![
             Config {
@@ -452,6 +452,8 @@ compare the centred network f − f₀ with the interpolator."
         let mut worst_loss_ratio = 0.0f64;
         let mut fit_lines = Vec::new();
         let mut deep_notes = Vec::new();
+        let mut unjudged: Vec<String> = Vec::new();
+        let mut final_gap_misses: Vec<String> = Vec::new();
         for (ci, c) in configs.iter().enumerate() {
             let mut medians = Vec::new();
             let mut bars = Vec::new();
@@ -550,8 +552,23 @@ compare the centred network f − f₀ with the interpolator."
             ));
             // Width at which the fitted power law reaches 5% of ‖y‖∞.
             let width_for_5pct = (0.05 * y_sup / fit.prefactor).powf(1.0 / fit.exponent);
-            if c.depth == 1 {
-                // "At the largest width" of the sweep: the one-hidden-layer nets.
+            // The issue's sweep reaches width ≥ 4096 with one hidden layer and ≥ 1024 with three;
+            // the 5% claim is judged for every family whose sweep meets that (default and full
+            // scale). The quick sweep of the three-layer nets stops at 512, where the claim is
+            // not expected to hold; it is reported there, not judged.
+            let required_width = if c.depth == 1 { 4096 } else { 1024 };
+            if largest >= required_width {
+                if final_gap / y_sup >= 0.05 {
+                    final_gap_misses.push(format!(
+                        "{}: {:.2}% of ‖y‖∞ at width {largest}; the fitted power law (slope {:.3}) \
+                         reaches 5% only at width ≈ {width_for_5pct:.0}, {:.2}× the largest width of \
+                         the sweep",
+                        c.name,
+                        100.0 * final_gap / y_sup,
+                        fit.exponent,
+                        width_for_5pct / largest as f64
+                    ));
+                }
                 claims.push(Claim::check(
                     &format!("final-gap-{key}"),
                     &format!(
@@ -561,9 +578,15 @@ compare the centred network f − f₀ with the interpolator."
                     final_gap / y_sup,
                     "< 0.05",
                     format!(
-                        "median sup gap at width {largest} divided by ‖y‖∞ = {y_sup:.3} is < 0.05"
+                        "median sup gap at width {largest} divided by ‖y‖∞ = {y_sup:.3} is < 0.05 (fitted power law: 5% at width ≈ {width_for_5pct:.0})"
                     ),
                     final_gap / y_sup < 0.05,
+                ));
+            } else {
+                unjudged.push(format!(
+                    "{}: largest width {largest} < {required_width}, gap {:.1}% of ‖y‖∞ (not judged at this scale)",
+                    c.name,
+                    100.0 * final_gap / y_sup
                 ));
             }
             deep_notes.push(format!(
@@ -676,21 +699,39 @@ trained net converges to f₀ + Θ(x,X)Θ⁻¹(y − f₀(X)), whose random part
 a 2000-resample percentile bootstrap. The table splits it into the kernel-at-init part \
 (Θ̂₀(x,X)Θ̂₀⁻¹y vs Θ(x,X)Θ⁻¹y, the limit of the linearized net) and the training part (trained net vs \
 its linearization).\n\
-- \"At the largest width the gap is < 5% of ‖y‖∞\" is checked at the largest width of the sweep, i.e. \
-for the one-hidden-layer nets; the three-layer nets' gap at their largest width and the width at \
-which their fitted power law reaches 5% are reported in the interpretation.",
+- \"At the largest width the gap is < 5% of ‖y‖∞\" is checked for every family (1 and 3 hidden layers, \
+ReLU and erf) at the largest width of its sweep, provided the sweep reaches the issue's widths (≥ 4096 \
+for one hidden layer, ≥ 1024 for three); each claim also gives the width at which the fitted power \
+law reaches 5%. {}",
             conditions
                 .iter()
                 .map(|c| format!("{c:.1}"))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            if unjudged.is_empty() {
+                "Every family meets it at this scale.".to_string()
+            } else {
+                format!("Not judged at this scale: {}.", unjudged.join("; "))
+            }
         );
         let all_slopes_ok = claims
             .iter()
             .filter(|c| c.id.starts_with("gap-slope"))
             .all(|c| c.verdict == crate::reproduce::experiment::Verdict::Pass);
+        let final_gap_note = if final_gap_misses.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "\n\nThe 5% criterion is missed by {}. This is a width shortfall, not a change of behaviour: \
+the gap keeps falling at the fitted rate (slope claim above), and at that rate the 5% level lies just \
+beyond the sweep. Doubling the three-layer width again (4096, in the `full` sweep) multiplies the cost \
+of the most expensive runs by 4 (parameters ∝ width²), which does not fit the `default` budget of \
+this experiment. The criterion is left at 5% and the claim is reported as failed at this scale.",
+                final_gap_misses.join("; ")
+            )
+        };
         let interpretation = format!(
-            "Fits: {}.\n\nGap at the largest width of each family: {}.\n\n\
+            "Fits: {}.\n\nGap at the largest width of each family: {}.{final_gap_note}\n\n\
 The centred network trained to zero loss approaches the NTK least-norm interpolator at held-out points \
 {}. The gap has two O(1/√width) sources: the fluctuation of the empirical NTK at initialisation \
 (see `ntk-at-init`) and the change of the kernel during training (see `weak-vs-full`); both give \

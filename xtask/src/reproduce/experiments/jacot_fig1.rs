@@ -18,8 +18,8 @@ use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::linear_fit;
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
-use faer::{Mat, Par};
-use ntk_dynamics::{GdConfig, gradient_descent};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use ntk_kernels::analytic::{Get, kernel};
 use ntk_kernels::{Activation, Architecture, Parameterization};
 use ntk_nets::{Mlp, Model};
@@ -443,7 +443,181 @@ struct Problem {
     y_train: Vec<f64>,
     x0: Mat<f64>,
     x_grid: Mat<f64>,
-    config: GdConfig,
+    n_steps: usize,
+}
+
+/// One dense layer of Jacot et al.'s network as seen by [`descend_in_place`]: where its W
+/// (row-major n_l × n_{l−1}) and b live in θ, and its forward multipliers s_w = 1/√n_{l−1}
+/// (W_std = 1, NTK parameterization) and s_b = β.
+struct LayerView {
+    weights: std::ops::Range<usize>,
+    bias: Option<std::ops::Range<usize>>,
+    fan_in: usize,
+    width: usize,
+    s_w: f64,
+    s_b: f64,
+    relu: bool,
+}
+
+fn layer_views(mlp: &Mlp) -> anyhow::Result<Vec<LayerView>> {
+    let widths = mlp.widths();
+    let n_layers = mlp.n_layers();
+    (0..n_layers)
+        .map(|layer_idx| {
+            let fan_in = if layer_idx == 0 {
+                mlp.input_dim()
+            } else {
+                widths[layer_idx - 1]
+            };
+            Ok(LayerView {
+                weights: mlp
+                    .weight_range(layer_idx)
+                    .ok_or_else(|| anyhow!("no layer {layer_idx}"))?,
+                bias: mlp.bias_range(layer_idx),
+                fan_in,
+                width: widths[layer_idx],
+                s_w: 1.0 / (fan_in as f64).sqrt(),
+                s_b: BETA,
+                relu: layer_idx + 1 < n_layers,
+            })
+        })
+        .collect()
+}
+
+/// Full-batch gradient descent θ ← θ − η∇L(θ), L = 1/(2N)Σ(f(xᵢ) − yᵢ)², on Jacot et al.'s
+/// network, in place and with each weight update fused into one GEMM:
+///
+/// $$ W^{(l)} \leftarrow W^{(l)} - \eta\, s_w \Delta^{(l)\top} G^{(l-1)}, \qquad
+///    \Delta^{(L)} = (u - y)/N,\quad \Delta^{(l-1)} = s_w \Delta^{(l)} W^{(l)} \odot \sigma'(Z^{(l-1)}), $$
+///
+/// applied to W⁽ˡ⁾ right after its (old) value has produced Δ⁽ˡ⁻¹⁾, so every gradient is taken
+/// at θ_t exactly as in `ntk_dynamics::gradient_descent` (checked in the tests). The library
+/// loop writes ∇L into a P-vector and then updates θ from it (five passes over P numbers per
+/// step besides the two GEMM passes); at width 4000 (3.2·10⁷ parameters) the step is memory
+/// bound and the fused update halves its time. Returns the losses L(θ_t), t = 0…n_steps.
+///
+/// # Reference
+/// Jacot, Gabriel & Hongler 2018, arXiv:1806.07572, Sec. 2 (network) and Sec. 6 (training).
+fn descend_in_place(
+    mlp: &Mlp,
+    theta: &mut [f64],
+    x: MatRef<'_, f64>,
+    y: &[f64],
+    learning_rate: f64,
+    n_steps: usize,
+) -> anyhow::Result<Vec<f64>> {
+    let layers = layer_views(mlp)?;
+    let n = x.nrows();
+    let relu = Activation::Relu;
+    let mut losses = Vec::with_capacity(n_steps + 1);
+    for step in 0..n_steps {
+        // Forward pass: inputs G⁽ˡ⁻¹⁾ (posts[l]) and pre-activations Z⁽ˡ⁾ (pres[l]).
+        let mut posts: Vec<Mat<f64>> = vec![x.to_owned()];
+        let mut pres: Vec<Mat<f64>> = Vec::with_capacity(layers.len());
+        for (layer_idx, layer) in layers.iter().enumerate() {
+            let w = MatRef::from_row_major_slice(
+                &theta[layer.weights.clone()],
+                layer.width,
+                layer.fan_in,
+            );
+            let mut z = Mat::<f64>::zeros(n, layer.width);
+            matmul(
+                z.as_mut(),
+                Accum::Replace,
+                posts[layer_idx].as_ref(),
+                w.transpose(),
+                layer.s_w,
+                Par::Seq,
+            );
+            if let Some(range) = &layer.bias {
+                for (j, &b) in theta[range.clone()].iter().enumerate() {
+                    let shift = layer.s_b * b;
+                    for v in z.col_as_slice_mut(j) {
+                        *v += shift;
+                    }
+                }
+            }
+            if layer.relu {
+                posts.push(Mat::from_fn(n, layer.width, |i, j| relu.phi(z[(i, j)])));
+            }
+            pres.push(z);
+        }
+        let output = pres[layers.len() - 1].col_as_slice(0);
+        let loss = output
+            .iter()
+            .zip(y)
+            .map(|(u, t)| (u - t).powi(2))
+            .sum::<f64>()
+            / (2.0 * n as f64);
+        anyhow::ensure!(
+            loss.is_finite(),
+            "gradient descent diverged at step {step} (loss {loss})"
+        );
+        losses.push(loss);
+        // Backward pass with the fused updates, top layer first.
+        let mut delta = Mat::from_fn(n, 1, |i, _| (output[i] - y[i]) / n as f64);
+        for layer_idx in (0..layers.len()).rev() {
+            let layer = &layers[layer_idx];
+            let below = if layer_idx > 0 {
+                let w = MatRef::from_row_major_slice(
+                    &theta[layer.weights.clone()],
+                    layer.width,
+                    layer.fan_in,
+                );
+                let mut d = Mat::<f64>::zeros(n, layer.fan_in);
+                matmul(
+                    d.as_mut(),
+                    Accum::Replace,
+                    delta.as_ref(),
+                    w,
+                    layer.s_w,
+                    Par::Seq,
+                );
+                let z = &pres[layer_idx - 1];
+                for j in 0..layer.fan_in {
+                    let zc = z.col_as_slice(j);
+                    for (dv, &zv) in d.col_as_slice_mut(j).iter_mut().zip(zc) {
+                        *dv *= relu.dphi(zv);
+                    }
+                }
+                Some(d)
+            } else {
+                None
+            };
+            if let Some(range) = &layer.bias {
+                for (j, b) in theta[range.clone()].iter_mut().enumerate() {
+                    *b -= learning_rate * layer.s_b * delta.col_as_slice(j).iter().sum::<f64>();
+                }
+            }
+            let w = MatMut::from_row_major_slice_mut(
+                &mut theta[layer.weights.clone()],
+                layer.width,
+                layer.fan_in,
+            );
+            matmul(
+                w,
+                Accum::Add,
+                delta.transpose(),
+                posts[layer_idx].as_ref(),
+                -learning_rate * layer.s_w,
+                Par::Seq,
+            );
+            if let Some(d) = below {
+                delta = d;
+            }
+        }
+    }
+    let final_loss = mse(&mlp.forward(theta, x)?, y);
+    anyhow::ensure!(
+        final_loss.is_finite() && theta.iter().all(|v| v.is_finite()),
+        "gradient descent diverged (final loss {final_loss})"
+    );
+    losses.push(final_loss);
+    Ok(losses)
+}
+
+fn mse(u: &[f64], y: &[f64]) -> f64 {
+    u.iter().zip(y).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / (2.0 * u.len() as f64)
 }
 
 /// Initialises a width-`width` network from `seed`, measures Θ̂(x₀, grid), trains it and
@@ -451,25 +625,23 @@ struct Problem {
 fn train_one(problem: &Problem, width: usize, seed: u64) -> anyhow::Result<InitRun> {
     let mlp =
         Mlp::from_architecture(&jacot_architecture(width)?, INPUT_DIM)?.with_parallelism(Par::Seq);
-    let theta0 = mlp.init_params(&mut ChaCha8Rng::seed_from_u64(seed));
-    let ntk_init = mlp.empirical_ntk(&theta0, problem.x0.as_ref(), problem.x_grid.as_ref())?;
-    let result = gradient_descent(
+    let mut theta = mlp.init_params(&mut ChaCha8Rng::seed_from_u64(seed));
+    let ntk_init = mlp.empirical_ntk(&theta, problem.x0.as_ref(), problem.x_grid.as_ref())?;
+    let losses = descend_in_place(
         &mlp,
+        &mut theta,
         problem.x_train.as_ref(),
         &problem.y_train,
-        &theta0,
-        &problem.config,
-        |_, _, _| Ok(()),
+        LEARNING_RATE,
+        problem.n_steps,
     )?;
-    drop(theta0);
-    let ntk_trained =
-        mlp.empirical_ntk(&result.theta, problem.x0.as_ref(), problem.x_grid.as_ref())?;
+    let ntk_trained = mlp.empirical_ntk(&theta, problem.x0.as_ref(), problem.x_grid.as_ref())?;
     let n_gamma = problem.x_grid.nrows();
     Ok(InitRun {
         ntk_init: (0..n_gamma).map(|g| ntk_init[(0, g)]).collect(),
         ntk_trained: (0..n_gamma).map(|g| ntk_trained[(0, g)]).collect(),
-        loss_init: result.losses[0],
-        loss_trained: result.losses[result.losses.len() - 1],
+        loss_init: losses[0],
+        loss_trained: losses[losses.len() - 1],
     })
 }
 
@@ -480,11 +652,11 @@ const SEQUENTIAL_WIDTH: usize = 5000;
 fn run(ctx: &Context<'_>) -> anyhow::Result<Findings> {
     let widths: Vec<usize> = ctx.scale.pick(
         vec![64, 512],
-        vec![125, 250, 500, 1000],
+        vec![500, 1000, 2000, 4000],
         vec![500, 1000, 2000, 4000, 10000],
     );
-    let n_steps: usize = ctx.scale.pick(50, 200, 200);
-    let n_gamma: usize = ctx.scale.pick(41, 61, 201);
+    let n_steps: usize = ctx.scale.pick(50, 20, 200);
+    let n_gamma: usize = ctx.scale.pick(41, 41, 201);
     let (small_width, large_width) = (widths[0], widths[widths.len() - 1]);
     let width_ratio = large_width as f64 / small_width as f64;
     let sqrt_ratio = width_ratio.sqrt();
@@ -502,7 +674,7 @@ fn run(ctx: &Context<'_>) -> anyhow::Result<Findings> {
         y_train,
         x0: circle(&[0.0]),
         x_grid: circle(&gammas),
-        config: GdConfig::new(LEARNING_RATE, n_steps),
+        n_steps,
     };
 
     let limit_kernel = kernel(
@@ -722,17 +894,22 @@ fn run(ctx: &Context<'_>) -> anyhow::Result<Findings> {
     )?;
     writeln!(
         setup,
-        "- Widths n = {widths:?} (paper: 500 and 10000; the `full` scale includes both; at \
-         `default` the smaller widths keep the run within its time budget: one gradient step \
-         reads and writes all ≈ 2n² parameters, ≈ 0.77 GB at n = 4000, so 10 × 200 steps at \
-         n = 4000 take minutes on 2 cores). {N_INITS} initialisations per width, seeded by the \
-         experiment's task seeds 0…{}.",
+        "- Widths n = {widths:?} (paper: 500 and 10000; the issue asks for 500 and 4000 at \
+         `default`, the `full` scale has the paper's 10000). {N_INITS} initialisations per \
+         width, seeded by the experiment's task seeds 0…{}.",
         widths.len() * N_INITS - 1
     )?;
     writeln!(
         setup,
-        "- Training: full-batch gradient descent (`ntk_dynamics::gradient_descent`), learning rate \
-         {LEARNING_RATE}, {n_steps} steps (paper: 200), loss 1/(2N)Σ(f − f*)² (Jacot et al.'s \
+        "- Training: full-batch gradient descent, learning rate {LEARNING_RATE} (paper: 1.0), \
+         {n_steps} steps (paper: 200; the `full` scale runs 200). Why fewer at `default`: at \
+         n = 4000 the net has 3.2·10⁷ parameters and a step is memory bound (two GEMM passes \
+         over the weights plus the update, ≈ 0.13 s per step per core), so 10 × 200 steps would \
+         take ≈ 2–3 minutes on 2 cores; every width gets the same {n_steps} steps, so the drift \
+         is compared between widths at equal training. The steps are applied by a fused \
+         in-place loop (each weight update one rank-N GEMM into θ right after the weights' use \
+         in back-propagation), which the module's unit test checks against \
+         `ntk_dynamics::gradient_descent` (iterates equal to 1e-11). Loss 1/(2N)Σ(f − f*)² (Jacot et al.'s \
          ½‖f − f*‖² under the empirical input distribution), on N = {N_TRAIN} inputs with i.i.d. \
          N(0, 1) coordinates (the paper does not give N; our choice), targets f*(x) = x₁x₂; the \
          same training set for every width and initialisation."
@@ -900,4 +1077,55 @@ fn run(ctx: &Context<'_>) -> anyhow::Result<Findings> {
         interpretation,
         data,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ntk_dynamics::{GdConfig, gradient_descent};
+
+    /// The fused in-place descent against `ntk_dynamics::gradient_descent` on a small Jacot net.
+    /// Both evaluate the same gradients at the same iterates; they differ only in rounding
+    /// (θ + (−ηs_w)ΔᵀG in one GEMM vs θ − η(s_wΔᵀG)), O(ε) per step on O(1) entries, so after
+    /// 30 steps the iterates and losses agree to ~1e-14; 1e-11 leaves room for growth through
+    /// the layers without hiding a wrong gradient (which would give O(η‖∇L‖) ≈ 1e-2 errors).
+    #[test]
+    fn fused_descent_matches_library_gradient_descent() {
+        let mlp = Mlp::from_architecture(&jacot_architecture(9).unwrap(), INPUT_DIM)
+            .unwrap()
+            .with_parallelism(Par::Seq);
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let x = Mat::from_fn(6, INPUT_DIM, |_, _| -> f64 {
+            StandardNormal.sample(&mut rng)
+        });
+        let y = target(&x);
+        let theta0 = mlp.init_params(&mut ChaCha8Rng::seed_from_u64(11));
+        let n_steps = 30;
+        let reference = gradient_descent(
+            &mlp,
+            x.as_ref(),
+            &y,
+            &theta0,
+            &GdConfig::new(LEARNING_RATE, n_steps),
+            |_, _, _| Ok(()),
+        )
+        .unwrap();
+        let mut theta = theta0.clone();
+        let losses =
+            descend_in_place(&mlp, &mut theta, x.as_ref(), &y, LEARNING_RATE, n_steps).unwrap();
+        assert_eq!(losses.len(), reference.losses.len());
+        // The run must actually train, or the comparison would be vacuous.
+        assert!(losses[n_steps] < 0.5 * losses[0]);
+        for (a, b) in losses.iter().zip(&reference.losses) {
+            assert!((a - b).abs() <= 1e-11, "loss {a} vs {b}");
+        }
+        let moved = theta
+            .iter()
+            .zip(&theta0)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        assert!(moved > 1e-3, "parameters moved by {moved}");
+        for (a, b) in theta.iter().zip(&reference.theta) {
+            assert!((a - b).abs() <= 1e-11, "theta {a} vs {b}");
+        }
+    }
 }
