@@ -456,8 +456,8 @@ and the relative target does not depend on s, while the movement shrinks by s. T
 empirical Gram JJᵀ at θ⁰ and at the end of GD and the fraction of (i, r) activation patterns GD flipped, which check \
 both effects. History (the previous version of this experiment at default scale, same data and seeds, with the \
 same diagnostics added): with one width m = 8192 for every t and s = 0.01, the t = 0.05 run needed 978 GD steps against \
-510 linearised ones: λ_min(H(0)) was 6.8e-3 instead of λ₀ = 8.5e-3 (≈ 130 separating neurons, a 2σ low draw), and \
-GD flipped 7e-4 of the patterns (≈ 57, almost all on separating neurons) so that λ_min of the Gram fell to 3.7e-3 by \
+510 linearised ones: λ_min(H(0)) was 6.8e-3 instead of λ₀ = 8.5e-3 (≈ 130 separating neurons, so a ≈ 9% spread: a ≈ 2σ low draw), and \
+GD flipped 7e-4 of the (i, r) patterns (≈ 57 of 81920) so that λ_min of the Gram fell to 3.7e-3 by \
 the end; the fitted slope was −1.26.",
             100.0 / (separating as f64).sqrt(),
             sweep[0].width,
