@@ -279,6 +279,8 @@ struct WidthSummary {
     drift: f64,
     /// Mean over initialisations and γ of (Θ̂_T − Θ̂_0)/Θ(x₀, x): the relative "inflation".
     signed_relative_drift: f64,
+    /// Its standard error over the initialisations.
+    signed_relative_drift_se: f64,
     /// sup_γ |mean_i Θ̂_0 − Θ| and sup_γ of the standard error std/√inits.
     sup_mean_error: f64,
     sup_standard_error: f64,
@@ -332,15 +334,18 @@ fn summarise(width: usize, runs: &[InitRun], limit: &[f64]) -> WidthSummary {
         sup_mean_error = sup_mean_error.max((mean - theta).abs());
         sup_standard_error = sup_standard_error.max(std / (runs.len() as f64).sqrt());
     }
-    let signed_relative_drift = runs
+    // Per initialisation: the mean over γ of (Θ̂_T − Θ̂_0)/Θ; their mean and its standard error.
+    let per_init: Vec<f64> = runs
         .iter()
         .map(|r| {
             (0..n_gamma)
                 .map(|g| (r.ntk_trained[g] - r.ntk_init[g]) / limit[g])
                 .sum::<f64>()
+                / n_gamma as f64
         })
-        .sum::<f64>()
-        / (runs.len() * n_gamma) as f64;
+        .collect();
+    let (signed_relative_drift, per_init_std) = mean_std(&per_init);
+    let signed_relative_drift_se = per_init_std / (runs.len() as f64).sqrt();
     let losses_init: Vec<f64> = runs.iter().map(|r| r.loss_init).collect();
     let losses_trained: Vec<f64> = runs.iter().map(|r| r.loss_trained).collect();
     WidthSummary {
@@ -349,6 +354,7 @@ fn summarise(width: usize, runs: &[InitRun], limit: &[f64]) -> WidthSummary {
         spread_trained: spread(&refs, true),
         drift: drift(&refs),
         signed_relative_drift,
+        signed_relative_drift_se,
         sup_mean_error,
         sup_standard_error,
         median_loss_init: quantile(&losses_init, 0.5),
@@ -1015,17 +1021,30 @@ fn run(ctx: &Context<'_>) -> anyhow::Result<Findings> {
          {spread_exponent:.2}, 5–95% [{:.2}, {:.2}]; the O(n^(-1/2)) fluctuations of Θ̂ predict \
          −0.5). The drift during training falls by {drift_ratio:.2}× (exponent \
          {drift_exponent:.2}): {drift_verdict}. {drift_vs_spread} The mean signed relative change (Θ̂_T − Θ̂_0)/Θ is \
-         {:+.4} at n = {small_width} and {:+.4} at n = {large_width}: the paper's \"inflation\" is \
-         {}. The mean kernel over initialisations matches the limit within {worst_mean_ratio:.2} \
+         {:+.4} ± {:.4} (standard error over initialisations) at n = {small_width} and {:+.4} ± \
+         {:.4} at n = {large_width}: the paper's \"inflation\" is {}. The mean kernel over initialisations matches the limit within {worst_mean_ratio:.2} \
          standard errors (sup over γ, worst width).",
         spread_exponent_ci.0,
         spread_exponent_ci.1,
         small.signed_relative_drift,
+        small.signed_relative_drift_se,
         large.signed_relative_drift,
-        if small.signed_relative_drift > 0.0 {
-            "visible as a positive mean change at the smallest width, which shrinks with n"
+        large.signed_relative_drift_se,
+        if small.signed_relative_drift > 2.0 * small.signed_relative_drift_se {
+            format!(
+                "visible as a positive mean change at the smallest width (more than 2 standard \
+                 errors), {} at the largest",
+                if large.signed_relative_drift.abs() < small.signed_relative_drift {
+                    "smaller"
+                } else {
+                    "not smaller"
+                }
+            )
         } else {
-            "not reproduced here: the mean change is not positive at the smallest width"
+            format!(
+                "not resolved here: at n = {small_width} the mean change is within 2 standard \
+                 errors of zero after {n_steps} steps (the paper reports it after 200 steps)"
+            )
         }
     );
 
@@ -1041,6 +1060,7 @@ fn run(ctx: &Context<'_>) -> anyhow::Result<Findings> {
             "spread_trained": s.spread_trained,
             "drift": s.drift,
             "signed_relative_drift": s.signed_relative_drift,
+            "signed_relative_drift_se": s.signed_relative_drift_se,
             "sup_mean_error": s.sup_mean_error,
             "sup_standard_error": s.sup_standard_error,
             "median_loss_init": s.median_loss_init,
