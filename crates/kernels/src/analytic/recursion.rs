@@ -287,25 +287,24 @@ fn run_strip(
                     }
                     Activation::Erf => {
                         let scale2 = f2.erf_scale[j];
-                        let scale1 = &f1.erf_scale[rows.clone()];
                         let (q2, r2) = (f2.q[j], f2.rsqrt_q[j]);
-                        let q1s = &f1.q[rows.clone()];
-                        let sq1s = &f1.sqrt_q[rows.clone()];
-                        let r1s = &f1.rsqrt_q[rows];
-                        let sq2 = f2.sqrt_q[j];
-                        for (k, ((ck, tk), &s1)) in
-                            c.iter_mut().zip(t.iter_mut()).zip(scale1).enumerate()
-                        {
-                            let scale = s1 * scale2;
-                            let arg = (2.0 * *ck * scale).clamp(-1.0, 1.0);
-                            // (1+2q₁)(1+2q₂) − 4c² = 1 + 2q₁ + 2q₂ + (2√(q₁q₂(1−ρ²)))²: no
-                            // cancellation as |ρ| → 1 at large q (1 − arg² would round to 0), and
-                            // no ∞·0 at huge q with |ρ| = 1.
-                            let rho = (*ck * r1s[k] * r2).clamp(-1.0, 1.0);
-                            let gap = 2.0 * sq1s[k] * sq2 * ((1.0 - rho) * (1.0 + rho)).sqrt();
-                            let det = 1.0 + 2.0 * (q1s[k] + q2) + gap * gap;
-                            *ck = 2.0 / PI * arc::asin_fused(arg);
-                            *tk *= 4.0 / PI / det.sqrt();
+                        let len = c.len();
+                        let scale1 = &f1.erf_scale[rows.clone()][..len];
+                        let q1s = &f1.q[rows.clone()][..len];
+                        let r1s = &f1.rsqrt_q[rows][..len];
+                        let t = &mut t[..len];
+                        for k in 0..len {
+                            let ck = c[k];
+                            let arg = (2.0 * ck * (scale1[k] * scale2)).clamp(-1.0, 1.0);
+                            // (1+2q₁)(1+2q₂) − 4c² = 1 + 2q₁ + 2q₂ + 4q₁q₂(1−ρ)(1+ρ): no
+                            // cancellation as |ρ| → 1 at large q (1 − arg² would round to 0).
+                            let rho = (ck * r1s[k] * r2).clamp(-1.0, 1.0);
+                            let q1 = q1s[k];
+                            let det = 1.0
+                                + 2.0 * (q1 + q2)
+                                + 4.0 * (q1 * q2) * ((1.0 - rho) * (1.0 + rho));
+                            c[k] = 2.0 / PI * arc::asin_fused(arg);
+                            t[k] *= 4.0 / PI / det.sqrt();
                         }
                     }
                     Activation::Gelu => {
