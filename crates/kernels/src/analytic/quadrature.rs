@@ -205,18 +205,44 @@ pub fn hermite_coefficients(
     let scale = q.max(0.0).sqrt();
     a.fill(0.0);
     b.fill(0.0);
-    for (&z, &w) in rule.nodes.iter().zip(&rule.weights) {
-        let u = scale * z;
-        let (fw, gw) = (w * f(u), w * g(u));
-        let (mut previous, mut current) = (0.0, 1.0);
+    // Nodes in blocks of LANES: the LANES recurrences of a block are independent (they
+    // vectorise and overlap), and each coefficient adds its block sums in a fixed order.
+    const LANES: usize = 8;
+    const _: () = assert!(HERMITE_RULE_NODES.is_multiple_of(LANES));
+    for (nodes, weights) in rule
+        .nodes
+        .chunks_exact(LANES)
+        .zip(rule.weights.chunks_exact(LANES))
+    {
+        let mut fw = [0.0; LANES];
+        let mut gw = [0.0; LANES];
+        let mut z = [0.0; LANES];
+        for l in 0..LANES {
+            let u = scale * nodes[l];
+            fw[l] = weights[l] * f(u);
+            gw[l] = weights[l] * g(u);
+            z[l] = nodes[l];
+        }
+        let mut previous = [0.0; LANES];
+        let mut current = [1.0; LANES];
         for k in 0..HERMITE_TERMS {
-            a[k] += fw * current;
-            b[k] += gw * current;
-            let next = (z * current - rule.sqrt_k[k] * previous) * rule.inv_sqrt_k1[k];
-            previous = current;
-            current = next;
+            a[k] += pairwise_dot(&fw, &current);
+            b[k] += pairwise_dot(&gw, &current);
+            let (sqrt_k, inv_sqrt_k1) = (rule.sqrt_k[k], rule.inv_sqrt_k1[k]);
+            for l in 0..LANES {
+                let next = (z[l] * current[l] - sqrt_k * previous[l]) * inv_sqrt_k1;
+                previous[l] = current[l];
+                current[l] = next;
+            }
         }
     }
+}
+
+/// Σₗ xₗyₗ over 8 lanes as a fixed pairwise tree (short dependency chains, same order always).
+#[inline(always)]
+fn pairwise_dot(x: &[f64; 8], y: &[f64; 8]) -> f64 {
+    let p: [f64; 8] = std::array::from_fn(|l| x[l] * y[l]);
+    ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]))
 }
 
 /// The truncated Mehler series Σₖ a₁ₖ a₂ₖ ρᵏ (Horner, highest term first), ρ clamped into
