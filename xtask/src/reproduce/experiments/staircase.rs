@@ -15,16 +15,21 @@ use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::spearman;
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky;
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Conj, Mat, MatRef, Par};
 use ntk_kernels::Activation;
 use ntk_kernels::analytic::dual;
-use ntk_kernels::regression::{Cholesky, kernel_ridge};
+use ntk_kernels::mercer::{
+    MercerConfig, gegenbauer, mercer_eigenvalues, multiplicity, sphere_area_ratio,
+};
+use ntk_kernels::random_features::RandomFeatures;
+use ntk_kernels::regression::Cholesky;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use rayon::prelude::*;
 use serde_json::json;
-use std::f64::consts::PI;
 use std::fmt::Write as _;
 
 pub struct Staircase;
@@ -38,72 +43,108 @@ const TOLERANCE: f64 = 0.05;
 /// δ of the plateau window n ∈ [d^(l+δ), d^(l+1−δ)].
 const PLATEAU_DELTA: f64 = 0.25;
 
-/// P_0 … P_{k_max} of dimension d at s ∈ [−1, 1]:
-/// P_{k+1}(s) = ((2k + d − 2) s P_k(s) − k P_{k−1}(s)) / (k + d − 2).
-fn gegenbauer_all(d: usize, k_max: usize, s: f64, out: &mut [f64]) {
-    let d = d as f64;
-    out[0] = 1.0;
-    if k_max >= 1 {
-        out[1] = s;
-    }
-    for k in 1..k_max {
-        let kf = k as f64;
-        out[k + 1] = ((2.0 * kf + d - 2.0) * s * out[k] - kf * out[k - 1]) / (kf + d - 2.0);
-    }
+/// Gegenbauer polynomials P_0 … P_{out.len()−1} of dimension d at s ∈ [−1, 1], normalised by
+/// P_k(1) = 1 (`ntk_kernels::mercer::gegenbauer`).
+fn gegenbauer_all(d: usize, s: f64, out: &mut [f64]) -> anyhow::Result<()> {
+    gegenbauer(d, s, out).map_err(|e| anyhow!("Gegenbauer polynomials at d = {d}, s = {s}: {e}"))
 }
 
-fn gegenbauer(d: usize, k: usize, s: f64) -> f64 {
+/// P_k of dimension d at s.
+fn gegenbauer_at(d: usize, k: usize, s: f64) -> anyhow::Result<f64> {
     let mut buf = vec![0.0; k + 1];
-    gegenbauer_all(d, k, s, &mut buf);
-    buf[k]
+    gegenbauer_all(d, s, &mut buf)?;
+    Ok(buf[k])
 }
 
-/// B(d, k) = (2k + d − 2)/k · C(k + d − 3, k − 1), B(d, 0) = 1.
-fn harmonic_dim(d: usize, k: usize) -> f64 {
-    if k == 0 {
-        return 1.0;
-    }
-    let (kf, df) = (k as f64, d as f64);
-    let ln_binom = libm::lgamma(kf + df - 2.0) - libm::lgamma(kf) - libm::lgamma(df - 1.0);
-    (2.0 * kf + df - 2.0) / kf * ln_binom.exp()
+/// B(d, k), the dimension of the degree-k spherical harmonics on S^{d−1}
+/// (`ntk_kernels::mercer::multiplicity`).
+fn harmonic_dim(d: usize, k: usize) -> anyhow::Result<f64> {
+    multiplicity(d, k).map_err(|e| anyhow!("harmonic dimension B({d}, {k}): {e}"))
 }
 
-/// E f(s) for s = ⟨e, x̂⟩, x̂ uniform on S^{d−1} (density ∝ (1 − s²)^{(d−3)/2}): composite Simpson
-/// in s = cos φ on [0, π/2] and [π/2, π] separately (so a kink at s = 0 sits on a node).
-fn sphere_expectation(d: usize, f: impl Fn(f64) -> f64) -> f64 {
-    let intervals = 2000;
-    let power = (d - 2) as i32;
-    let mut num = 0.0;
-    let mut den = 0.0;
-    for (a, b) in [(0.0, PI / 2.0), (PI / 2.0, PI)] {
-        let h = (b - a) / intervals as f64;
-        for i in 0..=intervals {
-            let phi = a + h * i as f64;
-            let weight = if i == 0 || i == intervals {
-                1.0
-            } else if i % 2 == 1 {
-                4.0
-            } else {
-                2.0
-            };
-            let w = weight * phi.sin().powi(power);
-            num += w * f(phi.cos());
-            den += w;
-        }
-    }
-    num / den
+/// Gauss–Legendre nodes (in θ = arccos s) of the Funk–Hecke integrals. The ReLU integrand has a
+/// kink at s = 0, where the rule converges only like (nodes)^(−2): 2¹⁵ nodes keep its error near
+/// 1e-9 relative (checked against composite Simpson split at the kink); the kernels h are
+/// analytic in θ and converge geometrically.
+const QUADRATURE_NODES: usize = 1 << 15;
+
+/// The coefficients c_k = E[h(s)P_k(s)], k = 0 … k_max, of a function h of s = ⟨e, x̂⟩ for x̂
+/// uniform on S^{d−1} (the Funk–Hecke eigenvalues μ_k of `ntk_kernels::mercer::mercer_eigenvalues`),
+/// so that h(s) = Σ_k B(d,k)·c_k·P_k(s).
+fn funk_hecke(d: usize, k_max: usize, h: impl Fn(f64) -> f64) -> anyhow::Result<Vec<f64>> {
+    let config = MercerConfig {
+        sphere_dim: d,
+        max_degree: k_max,
+        quadrature_nodes: QUADRATURE_NODES,
+    };
+    Ok(mercer_eigenvalues(h, config)
+        .map_err(|e| anyhow!("Funk–Hecke coefficients at d = {d}: {e}"))?
+        .eigenvalues)
 }
 
-/// The degree-k Gegenbauer coefficient of a dot-product kernel h(s): h_k = B(d,k)·E[h(s)P_k(s)],
-/// so that h(s) = Σ_k h_k P_k(s).
-fn kernel_coefficient(d: usize, k: usize, h: impl Fn(f64) -> f64) -> f64 {
-    harmonic_dim(d, k) * sphere_expectation(d, |s| h(s) * gegenbauer(d, k, s))
+/// ξ_k = E[σ(√d s)P_k(s)], k = 0 … k_max, for σ = ReLU and s = ⟨w, x̂⟩ (‖w‖ = 1, x̂ uniform on
+/// S^{d−1}), in closed form. With σ(√d s) = √d(s + |s|)/2, c_d = Γ(d/2)/(√π Γ((d−1)/2)), Rodrigues'
+/// formula P_k(s)(1 − s²)^{(d−3)/2} = (−1)^k/(2^k ((d−1)/2)_k) · D^k(1 − s²)^{a}, a = k + (d−3)/2,
+/// and two integrations by parts (|s|'' = 2δ(s)):
+///
+/// $$ \xi_0 = \frac{\sqrt d\,c_d}{d-1},\quad \xi_1 = \frac{1}{2\sqrt d},\quad
+///    \xi_{k\,\mathrm{odd}\ge3} = 0,\quad
+///    \xi_{k\,\mathrm{even}\ge2} = \sqrt d\,c_d\,\frac{(-1)^{j}\,(k-2)!\,\binom{a}{j}}{2^k\,((d-1)/2)_k},
+///    \ j = \frac{k-2}{2}. $$
+///
+/// Checked against the Funk–Hecke quadrature of `ntk_kernels::mercer::mercer_eigenvalues` in
+/// `run` (and against 30-digit adaptive quadrature split at the kink: agreement ~1e-15 relative).
+fn relu_coefficients(d: usize, k_max: usize) -> Vec<f64> {
+    let df = d as f64;
+    let c_d = sphere_area_ratio(d);
+    (0..=k_max)
+        .map(|k| match k {
+            0 => df.sqrt() * c_d / (df - 1.0),
+            1 => 0.5 / df.sqrt(),
+            _ if k % 2 == 1 => 0.0,
+            _ => {
+                let j = (k - 2) / 2;
+                let a = k as f64 + (df - 3.0) / 2.0;
+                // (k − 2)!·C(a, j)·(−1)^j / (2^k ((d − 1)/2)_k), accumulated as one product.
+                let mut v = if j % 2 == 1 { -1.0 } else { 1.0 };
+                for i in 0..k {
+                    v /= 2.0 * ((df - 1.0) / 2.0 + i as f64);
+                }
+                for i in 1..=k - 2 {
+                    v *= i as f64;
+                }
+                for i in 0..j {
+                    v *= (a - i as f64) / (i + 1) as f64;
+                }
+                df.sqrt() * c_d * v
+            }
+        })
+        .collect()
+}
+
+/// The Gegenbauer coefficients h_k = B(d,k)·E[h(s)P_k(s)], k = 0 … k_max, of a dot-product
+/// kernel h(s), so that h(s) = Σ_k h_k P_k(s).
+fn kernel_coefficients(d: usize, k_max: usize, h: impl Fn(f64) -> f64) -> anyhow::Result<Vec<f64>> {
+    funk_hecke(d, k_max, h)?
+        .iter()
+        .enumerate()
+        .map(|(k, mu)| Ok(harmonic_dim(d, k)? * mu))
+        .collect()
 }
 
 /// The regression kernel: the NT kernel of a ReLU layer with a trained N(0, 1) bias,
 /// h(ρ) = E[(⟨x, x'⟩/d + 1)σ'(u)σ'(v)] = (1 + ρ)(π − arccos((1 + ρ)/2))/(2π).
+/// Evaluated through the library's dual activation (`ntk_kernels::analytic::dual`).
 fn krr_kernel(rho: f64) -> f64 {
     (1.0 + rho) * dual(&Activation::Relu, 2.0, 2.0, 1.0 + rho).ntk_dot
+}
+
+/// [`krr_kernel`] in closed form, for the kernel matrices (the dual evaluation computes all of
+/// ReLU's dual quantities and dominated the run time). The correlation (1 + ρ)/2 is clamped to
+/// [−1, 1] against rounding of ⟨x, x⟩/d; `run` checks the two agree on a grid of ρ.
+fn krr_kernel_closed_form(rho: f64) -> f64 {
+    let c = (0.5 * (1.0 + rho)).clamp(-1.0, 1.0);
+    (1.0 + rho) * (std::f64::consts::PI - c.acos()) / (2.0 * std::f64::consts::PI)
 }
 
 /// The plain NT kernel of ReLU (no bias), ρ(π − arccos ρ)/(2π): zero Gegenbauer coefficients at
@@ -112,25 +153,38 @@ fn plain_nt_kernel(rho: f64) -> f64 {
     rho * dual(&Activation::Relu, 1.0, 1.0, rho).ntk_dot
 }
 
-/// f*(x) for x on √d·S^{d−1}, using the first three coordinates as the directions e_k.
-fn target(x: &[f64], d: usize) -> f64 {
-    let sqrt_d = (d as f64).sqrt();
-    (1..=3)
-        .map(|k| {
-            BETA_SQ[k - 1].sqrt() * harmonic_dim(d, k).sqrt() * gegenbauer(d, k, x[k - 1] / sqrt_d)
-        })
-        .sum()
+/// The target f*(x) = Σ_k β_k √B(d,k) P_k(x_k/√d) on √d·S^{d−1}, with the first three coordinate
+/// axes as the directions e_k.
+struct Target {
+    d: usize,
+    /// β_k √B(d, k), k = 1, 2, 3.
+    weights: [f64; 3],
 }
 
-fn targets(x: MatRef<'_, f64>) -> Mat<f64> {
-    let d = x.ncols();
-    let mut row = vec![0.0; d];
-    Mat::from_fn(x.nrows(), 1, |i, _| {
-        for j in 0..d {
-            row[j] = x[(i, j)];
+impl Target {
+    fn new(d: usize) -> anyhow::Result<Self> {
+        let mut weights = [0.0; 3];
+        for (k, w) in weights.iter_mut().enumerate() {
+            *w = BETA_SQ[k].sqrt() * harmonic_dim(d, k + 1)?.sqrt();
         }
-        target(&row, d)
-    })
+        Ok(Self { d, weights })
+    }
+
+    /// f* at the rows of `x` (m × 1).
+    fn values(&self, x: MatRef<'_, f64>) -> anyhow::Result<Mat<f64>> {
+        let sqrt_d = (self.d as f64).sqrt();
+        let mut out = Mat::<f64>::zeros(x.nrows(), 1);
+        let mut p = [0.0; 4];
+        for i in 0..x.nrows() {
+            let mut v = 0.0;
+            for (k, w) in self.weights.iter().enumerate() {
+                gegenbauer_all(self.d, x[(i, k)] / sqrt_d, &mut p)?;
+                v += w * p[k + 1];
+            }
+            out[(i, 0)] = v;
+        }
+        Ok(out)
+    }
 }
 
 /// ‖P_{>l} f*‖².
@@ -170,44 +224,95 @@ fn kernel_matrix(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
     let mut k = a_bt(a, b, Par::Seq);
     for j in 0..k.ncols() {
         for i in 0..k.nrows() {
-            k[(i, j)] = krr_kernel(k[(i, j)] * inv_d);
+            k[(i, j)] = krr_kernel_closed_form(k[(i, j)] * inv_d);
         }
     }
     k
 }
 
-/// Test error of kernel ridge regression with `n` samples and the ridge λ ∈ RIDGES that
-/// minimises the error on a separate validation sample of N_VALIDATION points; returns
-/// (test error on `n_test` fresh points, chosen λ).
+/// Mean squared difference of two m × 1 columns.
+fn mse(pred: MatRef<'_, f64>, truth: MatRef<'_, f64>) -> f64 {
+    (0..truth.nrows())
+        .map(|i| (pred[(i, 0)] - truth[(i, 0)]).powi(2))
+        .sum::<f64>()
+        / truth.nrows() as f64
+}
+
+/// (K + λI)⁻¹y by a sequential faer Cholesky factorisation (K + λI = LLᵀ).
+fn ridge_solve(k: MatRef<'_, f64>, y: MatRef<'_, f64>, ridge: f64) -> anyhow::Result<Mat<f64>> {
+    let n = k.nrows();
+    let mut lower = k.to_owned();
+    for i in 0..n {
+        lower[(i, i)] += ridge;
+    }
+    let mut mem = MemBuffer::new(cholesky::llt::factor::cholesky_in_place_scratch::<f64>(
+        n,
+        Par::Seq,
+        Default::default(),
+    ));
+    cholesky::llt::factor::cholesky_in_place(
+        lower.as_mut(),
+        Default::default(),
+        Par::Seq,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .map_err(|e| anyhow!("Cholesky of K + {ridge}·I (n = {n}) failed: {e:?}"))?;
+    let mut sol = y.to_owned();
+    let mut mem = MemBuffer::new(cholesky::llt::solve::solve_in_place_scratch::<f64>(
+        n,
+        sol.ncols(),
+        Par::Seq,
+    ));
+    cholesky::llt::solve::solve_in_place_with_conj(
+        lower.as_ref(),
+        Conj::No,
+        sol.as_mut(),
+        Par::Seq,
+        MemStack::new(&mut mem),
+    );
+    Ok(sol)
+}
+
+/// Test error of kernel ridge regression f̂(x) = k(x, X)(K + λI)⁻¹y with `n` samples and the
+/// ridge λ ∈ RIDGES that minimises the error on a separate validation sample of N_VALIDATION
+/// points; returns (test error on `n_test` fresh points, chosen λ). One Cholesky factorisation
+/// per candidate ridge serves both the validation and the test predictions.
 fn krr_error(seed: u64, d: usize, n: usize, n_test: usize) -> anyhow::Result<(f64, f64)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let x = sphere_points(&mut rng, n, d);
     let x_val = sphere_points(&mut rng, N_VALIDATION, d);
     let x_test = sphere_points(&mut rng, n_test, d);
-    let y = targets(x.as_ref());
-    let y_val = targets(x_val.as_ref());
-    let y_test = targets(x_test.as_ref());
+    let target = Target::new(d)?;
+    let y = target.values(x.as_ref())?;
+    let y_val = target.values(x_val.as_ref())?;
+    let y_test = target.values(x_test.as_ref())?;
     let k = kernel_matrix(x.as_ref(), x.as_ref());
     let k_val = kernel_matrix(x_val.as_ref(), x.as_ref());
-    let mse = |pred: &Mat<f64>, truth: &Mat<f64>| {
-        (0..truth.nrows())
-            .map(|i| (pred[(i, 0)] - truth[(i, 0)]).powi(2))
-            .sum::<f64>()
-            / truth.nrows() as f64
+    let k_test = kernel_matrix(x_test.as_ref(), x.as_ref());
+    let predict = |k_eval: MatRef<'_, f64>, alpha: MatRef<'_, f64>| {
+        let mut pred = Mat::<f64>::zeros(k_eval.nrows(), 1);
+        matmul(pred.as_mut(), Accum::Replace, k_eval, alpha, 1.0, Par::Seq);
+        pred
     };
-    let mut best = (f64::INFINITY, RIDGES[0]);
+    // (validation error, ridge, test error) of the best ridge so far.
+    let mut best = (f64::INFINITY, RIDGES[0], f64::NAN);
     for &ridge in &RIDGES {
-        let pred = kernel_ridge(k.as_ref(), k_val.as_ref(), y.as_ref(), ridge, Par::Seq)
-            .with_context(|| format!("kernel ridge at d={d}, n={n}, ridge={ridge}"))?;
-        let err = mse(&pred.mean, &y_val);
+        let alpha = ridge_solve(k.as_ref(), y.as_ref(), ridge)
+            .with_context(|| format!("kernel ridge at d={d}, n={n}"))?;
+        let err = mse(
+            predict(k_val.as_ref(), alpha.as_ref()).as_ref(),
+            y_val.as_ref(),
+        );
         if err < best.0 {
-            best = (err, ridge);
+            let test = mse(
+                predict(k_test.as_ref(), alpha.as_ref()).as_ref(),
+                y_test.as_ref(),
+            );
+            best = (err, ridge, test);
         }
     }
-    let k_test = kernel_matrix(x_test.as_ref(), x.as_ref());
-    let pred = kernel_ridge(k.as_ref(), k_test.as_ref(), y.as_ref(), best.1, Par::Seq)
-        .with_context(|| format!("kernel ridge at d={d}, n={n}"))?;
-    Ok((mse(&pred.mean, &y_test), best.1))
+    Ok((best.2, best.1))
 }
 
 /// Population (n = ∞) error of the RF model with the first `width` unit-norm rows of `w`:
@@ -216,8 +321,8 @@ fn krr_error(seed: u64, d: usize, n: usize, n_test: usize) -> anyhow::Result<(f6
 fn rf_population_error(w: MatRef<'_, f64>, xi: &[f64]) -> anyhow::Result<f64> {
     let (width, d) = (w.nrows(), w.ncols());
     let coeff: Vec<f64> = (0..=DEGREE_CUTOFF)
-        .map(|k| xi[k] * xi[k] * harmonic_dim(d, k))
-        .collect();
+        .map(|k| Ok(xi[k] * xi[k] * harmonic_dim(d, k)?))
+        .collect::<anyhow::Result<_>>()?;
     // ‖σ‖² = E[relu(x₁)²] = E[x₁²]/2 = 1/2 for x on √d·S^{d−1}.
     let tail = 0.5 - coeff.iter().sum::<f64>();
     let gram = a_bt(w, w, Par::Seq);
@@ -225,7 +330,7 @@ fn rf_population_error(w: MatRef<'_, f64>, xi: &[f64]) -> anyhow::Result<f64> {
     let mut u = Mat::<f64>::zeros(width, width);
     for j in 0..width {
         for i in j..width {
-            gegenbauer_all(d, DEGREE_CUTOFF, gram[(i, j)].clamp(-1.0, 1.0), &mut buf);
+            gegenbauer_all(d, gram[(i, j)].clamp(-1.0, 1.0), &mut buf)?;
             let mut s: f64 = coeff.iter().zip(&buf).map(|(c, p)| c * p).sum();
             if i == j {
                 s += tail;
@@ -234,16 +339,13 @@ fn rf_population_error(w: MatRef<'_, f64>, xi: &[f64]) -> anyhow::Result<f64> {
             u[(j, i)] = s;
         }
     }
-    let v = Mat::from_fn(width, 1, |i, _| {
-        (1..=3)
-            .map(|k| {
-                BETA_SQ[k - 1].sqrt()
-                    * harmonic_dim(d, k).sqrt()
-                    * xi[k]
-                    * gegenbauer(d, k, w[(i, k - 1)])
-            })
-            .sum()
-    });
+    let target = Target::new(d)?;
+    let mut v = Mat::<f64>::zeros(width, 1);
+    for i in 0..width {
+        for k in 1..=3 {
+            v[(i, 0)] += target.weights[k - 1] * xi[k] * gegenbauer_at(d, k, w[(i, k - 1)])?;
+        }
+    }
     let sol = Cholesky::new(u.as_ref(), 0.0, Par::Seq)
         .map_err(|e| anyhow!("RF population Gram (N = {width}): {e}"))?
         .solve(v.as_ref(), Par::Seq)
@@ -252,18 +354,10 @@ fn rf_population_error(w: MatRef<'_, f64>, xi: &[f64]) -> anyhow::Result<f64> {
     Ok(BETA_SQ.iter().sum::<f64>() - explained)
 }
 
-/// The NT features x ⊗ σ'(⟨w_i, x⟩) of the rows of `x` (m × Nd).
-fn nt_features(x: MatRef<'_, f64>, w: MatRef<'_, f64>) -> Mat<f64> {
-    let (m, d, width) = (x.nrows(), x.ncols(), w.nrows());
-    let pre = a_bt(x, w, Par::Seq);
-    Mat::from_fn(m, width * d, |r, c| {
-        let (i, a) = (c / d, c % d);
-        if pre[(r, i)] > 0.0 { x[(r, a)] } else { 0.0 }
-    })
-}
-
 /// Large-sample (n → ∞) error of the NT model Σ_i ⟨b_i, x⟩σ'(⟨w_i, x⟩): least squares on
-/// `samples_per_param`·Nd fresh samples, test error on `n_test` further samples.
+/// `samples_per_param`·Nd fresh samples with the NT features of
+/// `ntk_kernels::random_features::RandomFeatures::nt_features` (their 1/√(Nd) scale does not
+/// change the least-squares fit), test error on `n_test` further samples.
 fn nt_large_sample_error(
     seed: u64,
     w: MatRef<'_, f64>,
@@ -273,6 +367,8 @@ fn nt_large_sample_error(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let d = w.ncols();
     let p = w.nrows() * d;
+    let features = RandomFeatures::from_weights(w)?;
+    let target = Target::new(d)?;
     let m_train = samples_per_param * p;
     let chunk = 2048;
     let mut gram = Mat::<f64>::zeros(p, p);
@@ -281,8 +377,8 @@ fn nt_large_sample_error(
     while done < m_train {
         let rows = chunk.min(m_train - done);
         let x = sphere_points(&mut rng, rows, d);
-        let phi = nt_features(x.as_ref(), w);
-        let y = targets(x.as_ref());
+        let phi = features.nt_features(&Activation::Relu, x.as_ref(), Par::Seq)?;
+        let y = target.values(x.as_ref())?;
         matmul(
             gram.as_mut(),
             Accum::Add,
@@ -305,17 +401,15 @@ fn nt_large_sample_error(
     // smallest eigenvalue that matters (the fit error moves by < 1e-8).
     let mean_diag = (0..p).map(|i| gram[(i, i)]).sum::<f64>() / p as f64;
     let gram = Mat::from_fn(p, p, |i, j| 0.5 * (gram[(i, j)] + gram[(j, i)]));
-    let b = Cholesky::new(gram.as_ref(), 1e-10 * mean_diag, Par::Seq)
-        .map_err(|e| anyhow!("NT normal equations (p = {p}): {e}"))?
-        .solve(rhs.as_ref(), Par::Seq)
-        .map_err(|e| anyhow!("NT solve (p = {p}): {e}"))?;
+    let b = ridge_solve(gram.as_ref(), rhs.as_ref(), 1e-10 * mean_diag)
+        .with_context(|| format!("NT normal equations (p = {p})"))?;
     let mut err = 0.0;
     let mut done = 0;
     while done < n_test {
         let rows = chunk.min(n_test - done);
         let x = sphere_points(&mut rng, rows, d);
-        let phi = nt_features(x.as_ref(), w);
-        let y = targets(x.as_ref());
+        let phi = features.nt_features(&Activation::Relu, x.as_ref(), Par::Seq)?;
+        let y = target.values(x.as_ref())?;
         let mut pred = Mat::<f64>::zeros(rows, 1);
         matmul(
             pred.as_mut(),
@@ -379,73 +473,98 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
     }
 
     fn run(&self, ctx: &Context<'_>) -> anyhow::Result<Findings> {
-        let d_krr: usize = ctx.scale.pick(12, 24, 24);
-        // Dimensions of the plateau-against-d check at n = d^(l+1/2), l = 0, 1.
+        // KRR n-sweep at d = 64: the δ = 1/4 windows of l = 0, 1 end at d^1.75 ≈ 1448 (quick stops
+        // there); default continues to n = d² = 4096 to show the descent towards ‖P_>2 f*‖². The
+        // l = 2 window [d^2.25, d^2.75] is out of reach at this d (full goes to d^2.5).
+        let d_krr: usize = 64;
+        let dk = d_krr as f64;
+        let n_max = ctx.scale.pick(dk.powf(1.75), dk * dk, dk.powf(2.5));
+        let reps: usize = ctx.scale.pick(3, 3, 5);
+        let n_test: usize = ctx.scale.pick(2000, 4000, 8000);
+        // Dimensions of the plateau-against-d check at n = d^(l+1/2), l = 0, 1. Its monotonicity
+        // part needs many repetitions to rise above the sampling noise, so quick does not run it.
         let trend_dims: Vec<usize> = ctx.scale.pick(
-            vec![10, 20, 40],
+            vec![],
             vec![10, 20, 40, 80, 160],
             vec![10, 20, 40, 80, 160, 320],
         );
-        let trend_reps: usize = ctx.scale.pick(6, 12, 20);
+        let trend_reps: usize = ctx.scale.pick(0, 12, 20);
         // l = 0 uses n ≤ d^0.5 samples: cheap, and its error fluctuates like a χ² with n degrees of
         // freedom, so it gets 8× the repetitions.
         let reps_for = |l: usize| if l == 0 { 8 * trend_reps } else { trend_reps };
         let max_trend_reps = 8 * trend_reps;
+        // RF (exact population error, cheap) and NT (least squares on samples_per_param·Nd samples,
+        // the costly part) use their own d.
+        let d_rf: usize = ctx.scale.pick(20, 20, 30);
+        let d_nt: usize = ctx.scale.pick(10, 20, 30);
+        let rf_reps: usize = ctx.scale.pick(3, 3, 5);
         let nt_reps: usize = ctx.scale.pick(2, 2, 5);
-        let d_feat: usize = ctx.scale.pick(10, 20, 30);
-        let reps: usize = ctx.scale.pick(2, 3, 5);
-        let n_test: usize = ctx.scale.pick(2000, 4000, 8000);
-        let nt_samples_per_param: usize = ctx.scale.pick(20, 40, 80);
+        let nt_samples_per_param: usize = ctx.scale.pick(40, 40, 80);
         let nt_test: usize = ctx.scale.pick(8000, 10000, 20000);
-        let dk = d_krr as f64;
-        let df = d_feat as f64;
-        // KRR: n up to d^2.5 (≈ 5.5 d² at d = 30); full: n up to 1.2 d³.
-        let n_max = ctx
-            .scale
-            .pick(4.0 * dk * dk, dk.powf(2.5), 1.2 * dk.powi(3));
+        let drf = d_rf as f64;
+        let dnt = d_nt as f64;
         // RF at n = ∞: N up to d^2.5 (full d^2.75); NT (Nd parameters): N up to d^1.5 (full d^1.75).
-        let rf_max = ctx.scale.pick(df.powf(2.5), df.powf(2.5), df.powf(2.75));
-        let nt_max = ctx.scale.pick(df.powf(1.5), df.powf(1.5), df.powf(1.75));
+        let rf_max = ctx.scale.pick(drf.powf(2.5), drf.powf(2.5), drf.powf(2.75));
+        let nt_max = ctx.scale.pick(dnt.powf(1.5), dnt.powf(1.5), dnt.powf(1.75));
         let centre = |d: f64, l: usize| d.powf(l as f64 + 0.5).round() as usize;
         let krr_grid = log_grid(
             2.0,
             n_max,
-            ctx.scale.pick(12, 16, 20),
+            ctx.scale.pick(10, 14, 20),
             &[centre(dk, 0), centre(dk, 1), centre(dk, 2)],
         );
         let rf_grid = log_grid(
             1.0,
             rf_max,
             ctx.scale.pick(10, 14, 18),
-            &[centre(df, 0), centre(df, 1), centre(df, 2)],
+            &[centre(drf, 0), centre(drf, 1), centre(drf, 2)],
         );
         let nt_grid = log_grid(
             1.0,
             nt_max,
             ctx.scale.pick(7, 9, 11),
-            &[centre(df, 0), centre(df, 1)],
+            &[centre(dnt, 0), centre(dnt, 1)],
         );
 
         // Gegenbauer coefficients: ReLU (RF features) and the two NT kernels.
-        let xi: Vec<f64> = (0..=DEGREE_CUTOFF)
-            .map(|k| {
-                sphere_expectation(d_feat, |s| {
-                    (df.sqrt() * s).max(0.0) * gegenbauer(d_feat, k, s)
-                })
+        // ξ_k = E[σ(√d s)P_k(s)] for σ = ReLU and ⟨w, x⟩ = √d·s (‖w‖ = 1, x ∈ √d·S^{d−1}).
+        let xi = relu_coefficients(d_rf, DEGREE_CUTOFF);
+        // Cross-check of the closed form against the Funk–Hecke quadrature. The quadrature
+        // (Gauss–Legendre in θ) converges only like nodes^(−2) across the kink of σ at s = 0:
+        // with 2¹⁵ nodes the largest gap over k ≤ 30 is 1.8e-8·ξ_0 at d = 20 (8.5e-9·ξ_0 at d = 10).
+        let xi_quadrature = funk_hecke(d_rf, DEGREE_CUTOFF, |s| (drf.sqrt() * s).max(0.0))?;
+        let xi_gap = xi
+            .iter()
+            .zip(&xi_quadrature)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        if xi_gap.is_nan() || xi_gap > 1e-6 * xi[0] {
+            return Err(anyhow!(
+                "ReLU Gegenbauer coefficients: closed form and quadrature differ by {xi_gap:e} (ξ_0 = {})",
+                xi[0]
+            ));
+        }
+        let h_bias = kernel_coefficients(d_krr, 5, krr_kernel)?;
+        // The closed form used for the kernel matrices against the library's dual activation
+        // (both are a handful of correctly rounded operations: agreement to ~1e-15).
+        let kernel_gap = (0..=2000)
+            .map(|i| {
+                let rho = -1.0 + i as f64 / 1000.0;
+                (krr_kernel(rho) - krr_kernel_closed_form(rho)).abs()
             })
-            .collect();
-        let h_bias: Vec<f64> = (0..=5)
-            .map(|k| kernel_coefficient(d_krr, k, krr_kernel))
-            .collect();
-        let h_plain: Vec<f64> = (0..=5)
-            .map(|k| kernel_coefficient(d_krr, k, plain_nt_kernel))
-            .collect();
+            .fold(0.0, f64::max);
+        if kernel_gap.is_nan() || kernel_gap > 1e-12 {
+            return Err(anyhow!(
+                "closed-form regression kernel differs from the dual activation by {kernel_gap:e}"
+            ));
+        }
+        let h_plain = kernel_coefficients(d_krr, 5, plain_nt_kernel)?;
 
         // Monte-Carlo check of ‖f*‖² = 1 (and of the Gegenbauer normalisation).
         let mut rng = ctx.rng(1);
         let check_points = ctx.scale.pick(20_000, 50_000, 200_000);
         let xs = sphere_points(&mut rng, check_points, d_krr);
-        let ys = targets(xs.as_ref());
+        let ys = Target::new(d_krr)?.values(xs.as_ref())?;
         let sq: Vec<f64> = (0..check_points).map(|i| ys[(i, 0)].powi(2)).collect();
         let norm_mc = mean(&sq);
         let norm_se = (sq.iter().map(|v| (v - norm_mc).powi(2)).sum::<f64>()
@@ -467,13 +586,13 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
             }
         }
         for (i, &nn) in rf_grid.iter().enumerate() {
-            for r in 0..reps {
+            for r in 0..rf_reps {
                 work.push(((nn as f64).powi(3), Task::Rf(i, r)));
             }
         }
         for (i, &nn) in nt_grid.iter().enumerate() {
             for r in 0..nt_reps {
-                let p = (nn * d_feat) as f64;
+                let p = (nn * d_nt) as f64;
                 work.push((p * p * p * nt_samples_per_param as f64, Task::Nt(i, r)));
             }
         }
@@ -505,7 +624,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
                         let mut rng =
                             ChaCha8Rng::seed_from_u64(ctx.task_seed(1_000_000 + r as u64));
                         let max_width = *rf_grid.last().unwrap_or(&1);
-                        let w = unit_rows(&mut rng, max_width, d_feat);
+                        let w = unit_rows(&mut rng, max_width, d_rf);
                         rf_population_error(w.as_ref().subrows(0, rf_grid[i]), &xi)
                             .map(|e| (e, f64::NAN))
                     }
@@ -519,7 +638,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
                         let mut rng =
                             ChaCha8Rng::seed_from_u64(ctx.task_seed(2_000_000 + r as u64));
                         let max_width = *nt_grid.last().unwrap_or(&1);
-                        let w = unit_rows(&mut rng, max_width, d_feat);
+                        let w = unit_rows(&mut rng, max_width, d_nt);
                         nt_large_sample_error(
                             ctx.task_seed(3_000_000 + (i * reps + r) as u64),
                             w.as_ref().subrows(0, nt_grid[i]),
@@ -536,7 +655,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
             })
             .collect();
         let mut krr_raw = vec![0.0; krr_grid.len() * reps];
-        let mut rf_raw = vec![0.0; rf_grid.len() * reps];
+        let mut rf_raw = vec![0.0; rf_grid.len() * rf_reps];
         let mut nt_raw = vec![0.0; nt_grid.len() * nt_reps];
         let mut trend_raw = vec![0.0; trend_dims.len() * 2 * max_trend_reps];
         let mut krr_ridge_raw = vec![0.0; krr_grid.len() * reps];
@@ -552,12 +671,12 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
                     trend_raw[(i * 2 + l) * max_trend_reps + r] = v;
                     trend_ridge_raw[(i * 2 + l) * max_trend_reps + r] = ridge;
                 }
-                Task::Rf(i, r) => rf_raw[i * reps + r] = v,
+                Task::Rf(i, r) => rf_raw[i * rf_reps + r] = v,
                 Task::Nt(i, r) => nt_raw[i * nt_reps + r] = v,
             }
         }
         let krr = mean_by_point(&krr_raw, krr_grid.len(), reps);
-        let rf = mean_by_point(&rf_raw, rf_grid.len(), reps);
+        let rf = mean_by_point(&rf_raw, rf_grid.len(), rf_reps);
         let nt = mean_by_point(&nt_raw, nt_grid.len(), nt_reps);
         // trend[l][i]: mean error at d = trend_dims[i], n = d^(l+1/2).
         let trend_means: Vec<f64> = (0..trend_dims.len() * 2)
@@ -663,7 +782,8 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
             ));
         }
         let mut trend_rows = Vec::new();
-        for l in 0..=1usize {
+        // The against-d claims are not run at quick scale (no trend dimensions).
+        for l in (0..=1usize).filter(|_| !trend_dims.is_empty()) {
             let expected = tail_energy(l);
             let deviations: Vec<f64> = trend[l].iter().map(|e| (e - expected).abs()).collect();
             let dims_f: Vec<f64> = trend_dims.iter().map(|&v| v as f64).collect();
@@ -689,7 +809,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
         }
         let mut step_rows = Vec::new();
         for l in 0..=2usize {
-            let nn = centre(df, l);
+            let nn = centre(drf, l);
             if let Some(v) = at(&rf_grid, &rf, nn) {
                 let expected = tail_energy(l);
                 step_rows.push(
@@ -697,16 +817,20 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
                 );
                 claims.push(Claim::check(
                     &format!("rf-step-l{l}"),
-                    &format!("RF (n = ∞) error ≈ ‖P_>{l} f*‖² for d^{l} ≪ N ≪ d^({l}+1) (GMMM Thm 1)"),
+                    &format!(
+                        "RF (n = ∞) error ≈ ‖P_>{l} f*‖² for d^{l} ≪ N ≪ d^({l}+1) (GMMM Thm 1)"
+                    ),
                     v,
                     format!("{expected:.4}"),
-                    format!("|error − ‖P_>{l}f*‖²| ≤ {TOLERANCE} at N = d^({l}+1/2) = {nn} (d = {d_feat})"),
+                    format!(
+                        "|error − ‖P_>{l}f*‖²| ≤ {TOLERANCE} at N = d^({l}+1/2) = {nn} (d = {d_rf})"
+                    ),
                     (v - expected).abs() <= TOLERANCE,
                 ));
             }
         }
         for l in 0..=1usize {
-            let nn = centre(df, l);
+            let nn = centre(dnt, l);
             if let Some(v) = at(&nt_grid, &nt, nn) {
                 let expected = tail_energy(l + 1);
                 step_rows.push(
@@ -718,7 +842,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
                     v,
                     format!("{expected:.4}"),
                     format!(
-                        "|error − ‖P_>{}f*‖²| ≤ {TOLERANCE} at N = d^({l}+1/2) = {nn} (d = {d_feat}; least squares on {nt_samples_per_param}·Nd samples)",
+                        "|error − ‖P_>{}f*‖²| ≤ {TOLERANCE} at N = d^({l}+1/2) = {nn} (d = {d_nt}; least squares on {nt_samples_per_param}·Nd samples)",
                         l + 1
                     ),
                     (v - expected).abs() <= TOLERANCE,
@@ -783,7 +907,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
                 .collect(),
         );
         let chart2 = Chart::new(
-            format!("RF and NT models against N (d = {d_feat})"),
+            format!("RF (d = {d_rf}) and NT (d = {d_nt}) models against N"),
             "N (neurons)",
             "test error / ‖f*‖²",
         )
@@ -826,15 +950,17 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
                     .join(", ")
             )?;
         }
-        writeln!(
-            table,
-            "\nKRR at the window centres n = d^(l+1/2) against d ({} repetitions for l = 0, {trend_reps} for l = 1):\n",
-            reps_for(0)
-        )?;
-        writeln!(
-            table,
-            "| d | n (l = 0) | error (expected 1) ± SE | n (l = 1) | error (expected 2/3) ± SE |\n|---|---|---|---|---|"
-        )?;
+        if !trend_dims.is_empty() {
+            writeln!(
+                table,
+                "\nKRR at the window centres n = d^(l+1/2) against d ({} repetitions for l = 0, {trend_reps} for l = 1):\n",
+                reps_for(0)
+            )?;
+            writeln!(
+                table,
+                "| d | n (l = 0) | error (expected 1) ± SE | n (l = 1) | error (expected 2/3) ± SE |\n|---|---|---|---|---|"
+            )?;
+        }
         for (i, &dd) in trend_dims.iter().enumerate() {
             writeln!(
                 table,
@@ -849,7 +975,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
         }
         writeln!(
             table,
-            "\nRF (exact population error) and NT (large-sample) against N (d = {d_feat}):\n"
+            "\nRF (exact population error, d = {d_rf}) and NT (large-sample, d = {d_nt}) against N:\n"
         )?;
         writeln!(
             table,
@@ -859,19 +985,19 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
             writeln!(
                 table,
                 "| RF | {n} | {:.2} | {e:.4} |",
-                (n as f64).ln() / df.ln()
+                (n as f64).ln() / drf.ln()
             )?;
         }
         for (&n, &e) in nt_grid.iter().zip(&nt) {
             writeln!(
                 table,
                 "| NT | {n} | {:.2} | {e:.4} |",
-                (n as f64).ln() / df.ln()
+                (n as f64).ln() / dnt.ln()
             )?;
         }
 
         let data = json!({
-            "d_krr": d_krr, "d_feat": d_feat, "beta_sq": BETA_SQ, "ridges": RIDGES, "n_validation": N_VALIDATION,
+            "d_krr": d_krr, "d_rf": d_rf, "d_nt": d_nt, "beta_sq": BETA_SQ, "ridges": RIDGES, "n_validation": N_VALIDATION,
             "plateau_delta": PLATEAU_DELTA, "krr_chosen_ridge": krr_ridge_raw,
             "trend_chosen_ridge": trend_ridge_raw.iter().map(|r| if r.is_nan() { None } else { Some(*r) }).collect::<Vec<_>>(), "repetitions": reps,
             "krr": {"n": krr_grid, "error": krr, "se": krr_se, "raw": krr_raw},
@@ -897,11 +1023,11 @@ kernels have *zero* Gegenbauer coefficients at every odd degree ≥ 3 (σ = x/2 
 table), violating Thm 1's hypothesis and making the degree-3 part of f* unlearnable; ridge λ chosen per run from {RIDGES:?} by the test error on a separate validation \
 sample of {N_VALIDATION} fresh points (then refitted and scored on the test points) \
 (K(x,x) = 1); n on a log grid up to {n_max:.0} plus the centres d^(l+1/2); {reps} repetitions; test \
-error on {n_test} fresh points. **RF at n = ∞** (d = {d_feat}): σ = ReLU, w_i uniform on the unit sphere \
+error on {n_test} fresh points. **RF at n = ∞** (d = {d_rf}): σ = ReLU, w_i uniform on the unit sphere \
 (GMMM's convention, so the population Gram U_ij = E_x σ(⟨w_i,x⟩)σ(⟨w_j,x⟩) depends on ⟨w_i,w_j⟩ only), \
 exact population error ‖f*‖² − vᵀU⁻¹v from the Gegenbauer coefficients ξ_k of ReLU (Simpson quadrature, \
 degrees ≤ {DEGREE_CUTOFF} explicit, the remainder ‖σ‖² − Σ ξ_k²B_k on the diagonal). **NT at n = ∞** \
-(d = {d_feat}): the model Σ_i ⟨b_i, x⟩σ'(⟨w_i,x⟩), least squares on {nt_samples_per_param}·Nd fresh samples \
+(d = {d_nt}): the model Σ_i ⟨b_i, x⟩σ'(⟨w_i,x⟩), least squares on {nt_samples_per_param}·Nd fresh samples \
 (so the test error is inflated by ≈ Nd/(M − Nd) ≈ {:.0}% of its value), test error on {nt_test} fresh \
 points. Bias-free ReLU has no degree-3 component in either RF or NT features, so only the steps that do \
 not require degree 3 are checked (RF l = 0, 1, 2; NT l = 0, 1). Claims are evaluated at the window \
@@ -945,24 +1071,35 @@ and NT sits one degree ahead of RF at the same N, as GMMM's Thms 1–2 state. "
                 )?;
             }
         }
+        let excess_centre = {
+            let v = (2.0 / 3.0) / dk.sqrt();
+            (1.0 / 3.0) * v / (1.0 / 3.0 + v)
+        };
+        let onset_centre = dk.powf(1.5) / harmonic_dim(d_krr, 2)?;
         write!(
             interpretation,
             "The ridge is chosen per run on a separate validation sample. That is legitimate for \
 this claim: GMMM's lower bound holds for every kernel method, so no ridge can push the error \
 below ‖P_>l f*‖² − o_d(1). A tuned ridge only removes variance, and it removes most of it at \
-l = 0: a large ridge predicts ≈ 0 instead of fitting the sample mean, and the deviation at \
-n = d^0.5 falls to ~0.01. For l = 1 the unlearned ‖P_>1 f*‖² = 2/3 acts as noise on the \
-(d + 1)-dimensional degree-≤1 fit. Even with the optimal ridge this leaves an excess of about \
-s·v/(s + v), with s = β₁² = 1/3 and v = (2/3)·d/n = (2/3)·d^(−1/2) at the window centre. That \
-excess is ≈ 0.08 at d = 40 and ≈ 0.05 only at d ≈ 150. Meanwhile, degree 2 starts to be learned \
-once n is a fraction of B(d, 2) ≈ d²/2, which at d = 12–24 is already inside the window. So at \
-the n-sweep's d there is no flat stretch: the curve falls through ‖P_>1 f*‖² and ‖P_>2 f*‖² \
-rather than resting on them. The window median then mostly measures where the curve crosses \
-the level, and a pass of the median at small d should not be read as a plateau. The \
-window-centre checks against d (up to d = 160 at default) test the o_d(1) statement directly. \
-The failed n-sweep plateau checks are finite-d effects of the size derived above, not a \
-disagreement with Thm 1, whose statement is asymptotic (o_d(1)). The 0.05 tolerance is the \
-issue's and is not widened. The NT steps are measured by least squares on finitely many samples (inflating the error by ≈ Nd/(M − Nd)) and, for bias-free ReLU, can never capture degree 3, so the NT error at l = 1 sits slightly above ‖P_>2 f*‖² = 1/3. The seed's Thm 1 is \
+l = 0: a large ridge predicts ≈ 0 instead of fitting the sample mean. For l = 1 the unlearned \
+‖P_>1 f*‖² = 2/3 acts as noise on the (d + 1)-dimensional degree-≤1 fit; even with the optimal \
+ridge this leaves an excess of about s·v/(s + v), s = β₁² = 1/3, v = (2/3)·d/n, i.e. \
+{excess_centre:.3} at the window centre n = d^1.5 for d = {d_krr} (≈ 0.05 only at d ≈ 150), and \
+from ≈ 0.14 at the window's lower end to ≈ 0.03 at its upper end. Meanwhile degree 2 starts \
+to be learned once n is a fraction of B(d, 2) ≈ d²/2 (n/B(d,2) = {onset_centre:.2} at the centre), \
+which pulls the error down across the upper half of the window. The two finite-d effects tilt the \
+plateau (window maximum deviation in results.json) and roughly cancel near its centre, so the \
+window median is within the tolerance while the ends are not; both effects are o_d(1), the \
+excess only like d^(−1/2) at the centre and d^(−1/4) at the lower end. At d = 24 (the previous \
+setting) the same median was 0.730 and failed; d = {d_krr} is the largest d at which the window \
+and n up to d² fit the time budget. The window-centre checks against d (up to d = 160 at default) \
+test the o_d(1) statement directly; their monotonicity part needs many repetitions and is not run \
+at quick scale. The l = 2 window [d^2.25, d^2.75] is beyond n = d² at this d and is not claimed \
+(full scale reaches d^2.5). The 0.05 tolerance and δ = 1/4 are the issue's and are not changed. "
+        )?;
+        write!(
+            interpretation,
+            "The NT steps are measured by least squares on finitely many samples (inflating the error by ≈ Nd/(M − Nd)) and, for bias-free ReLU, can never capture degree 3, so the NT error at l = 1 sits slightly above ‖P_>2 f*‖² = 1/3. The seed's Thm 1 is \
 the sample-size-limited half of GMMM (N = ∞, kernel methods fit at most degree l when \
 d^(l+δ) ≤ n ≤ d^(l+1−δ)); the RF/NT steps checked here are the approximation-limited half (n = ∞, \
 RF fits degree l and NT degree l + 1 when d^(l+δ) ≤ N ≤ d^(l+1−δ)), which the lecture text only \
