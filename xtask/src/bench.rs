@@ -79,6 +79,8 @@ pub struct Measurement {
     pub entries: Option<f64>,
     /// VmHWM (bytes) measured after the runs, when reset before them.
     pub peak_memory: Option<u64>,
+    /// Timed runs behind median/min/max (after one untimed warm-up).
+    pub runs: usize,
 }
 
 impl Measurement {
@@ -183,6 +185,7 @@ fn analytic_in_process(
     }
     Ok(Measurement {
         workload: name,
+        runs,
         n,
         median_s,
         min_s,
@@ -224,6 +227,7 @@ fn analytic_in_child(
     };
     Ok(Measurement {
         workload: name,
+        runs,
         n,
         median_s: seconds("median_s")?,
         min_s: seconds("min_s")?,
@@ -290,6 +294,7 @@ fn empirical_ntk(n: usize, width: usize, runs: usize) -> anyhow::Result<Measurem
     debug_assert!(width != 512 || flops == empirical_ntk_flops(n));
     Ok(Measurement {
         workload: "empirical-ntk-mlp",
+        runs,
         n,
         median_s,
         min_s,
@@ -370,6 +375,7 @@ fn gp_predict(times: &[f64], name: &'static str, diagnostics: bool) -> anyhow::R
     let n = n_train as f64;
     Ok(Measurement {
         workload: name,
+        runs: RUNS,
         n: n_train,
         median_s,
         min_s,
@@ -417,6 +423,7 @@ fn flow_rhs(n: usize, width: usize, runs: usize) -> anyhow::Result<Measurement> 
     let (nf, mf, df) = (n as f64, width as f64, d as f64);
     Ok(Measurement {
         workload: "flow-rhs",
+        runs,
         n,
         median_s,
         min_s,
@@ -444,6 +451,7 @@ fn gemm(n: usize) -> Measurement {
     });
     Measurement {
         workload: "gemm",
+        runs: RUNS,
         n,
         median_s,
         min_s,
@@ -467,7 +475,7 @@ fn json_line(m: &Measurement, gemm_gflops: Option<f64>) -> String {
         "speedup_vs_neural_tangents": m.speedup(),
         "fraction_of_gemm": m.gflops().zip(gemm_gflops).map(|(a, b)| a / b),
         "peak_memory_bytes": m.peak_memory,
-        "runs": RUNS,
+        "runs": m.runs,
     })
     .to_string()
 }
