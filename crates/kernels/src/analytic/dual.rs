@@ -139,8 +139,9 @@ fn erf(q1: f64, q2: f64, c: f64) -> Dual {
     let rho = correlation(q1, q2, c);
     let c = rho * (q1 * q2).sqrt();
     let prod = (1.0 + 2.0 * q1) * (1.0 + 2.0 * q2);
-    // prod − 4c² = 1 + 2q₁ + 2q₂ + 4q₁q₂(1 − ρ)(1 + ρ): no cancellation as |ρ| → 1 at large q.
-    let det = 1.0 + 2.0 * (q1 + q2) + 4.0 * (q1 * q2) * ((1.0 - rho) * (1.0 + rho));
+    // prod − 4c² = 1 + 2q₁ + 2q₂ + 4(1 − ρ)(1 + ρ)q₁q₂: no cancellation as |ρ| → 1 at large q;
+    // the factor (1 − ρ)(1 + ρ) multiplies first, so |ρ| = 1 with q₁q₂ > f64::MAX gives 0, not NaN.
+    let det = 1.0 + 2.0 * (q1 + q2) + 4.0 * ((1.0 - rho) * (1.0 + rho)) * q1 * q2;
     Dual {
         nngp: 2.0 / PI * (2.0 * c / prod.sqrt()).clamp(-1.0, 1.0).asin(),
         ntk_dot: 4.0 / PI / det.sqrt(),

@@ -296,13 +296,14 @@ fn run_strip(
                         for k in 0..len {
                             let ck = c[k];
                             let arg = (2.0 * ck * (scale1[k] * scale2)).clamp(-1.0, 1.0);
-                            // (1+2q₁)(1+2q₂) − 4c² = 1 + 2q₁ + 2q₂ + 4q₁q₂(1−ρ)(1+ρ): no
+                            // (1+2q₁)(1+2q₂) − 4c² = 1 + 2q₁ + 2q₂ + 4(1−ρ)(1+ρ)q₁q₂: no
                             // cancellation as |ρ| → 1 at large q (1 − arg² would round to 0).
+                            // The factor (1−ρ)(1+ρ) multiplies first, so |ρ| = 1 at q₁q₂ > f64::MAX
+                            // gives 0, not ∞·0 = NaN.
                             let rho = (ck * r1s[k] * r2).clamp(-1.0, 1.0);
                             let q1 = q1s[k];
-                            let det = 1.0
-                                + 2.0 * (q1 + q2)
-                                + 4.0 * (q1 * q2) * ((1.0 - rho) * (1.0 + rho));
+                            let det =
+                                1.0 + 2.0 * (q1 + q2) + 4.0 * ((1.0 - rho) * (1.0 + rho)) * q1 * q2;
                             c[k] = 2.0 / PI * arc::asin_fused(arg);
                             t[k] *= 4.0 / PI / det.sqrt();
                         }
