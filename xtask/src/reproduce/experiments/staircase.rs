@@ -15,11 +15,9 @@ use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::spearman;
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::cholesky;
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
-use faer::{Accum, Conj, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatRef, Par};
 use ntk_kernels::Activation;
 use ntk_kernels::analytic::dual;
 use ntk_kernels::mercer::{
@@ -239,47 +237,26 @@ fn mse(pred: MatRef<'_, f64>, truth: MatRef<'_, f64>) -> f64 {
         / truth.nrows() as f64
 }
 
-/// (K + λI)⁻¹y by a sequential faer Cholesky factorisation (K + λI = LLᵀ).
-fn ridge_solve(k: MatRef<'_, f64>, y: MatRef<'_, f64>, ridge: f64) -> anyhow::Result<Mat<f64>> {
+/// (K + λI)⁻¹y by `ntk_kernels::regression::Cholesky` (K + λI = LLᵀ, sequential), with the
+/// condition number κ(K + λI) of the solve (block-Lanczos estimate from the factor).
+fn ridge_solve(
+    k: MatRef<'_, f64>,
+    y: MatRef<'_, f64>,
+    ridge: f64,
+) -> anyhow::Result<(Mat<f64>, f64)> {
     let n = k.nrows();
-    let mut lower = k.to_owned();
-    for i in 0..n {
-        lower[(i, i)] += ridge;
-    }
-    let mut mem = MemBuffer::new(cholesky::llt::factor::cholesky_in_place_scratch::<f64>(
-        n,
-        Par::Seq,
-        Default::default(),
-    ));
-    cholesky::llt::factor::cholesky_in_place(
-        lower.as_mut(),
-        Default::default(),
-        Par::Seq,
-        MemStack::new(&mut mem),
-        Default::default(),
-    )
-    .map_err(|e| anyhow!("Cholesky of K + {ridge}·I (n = {n}) failed: {e:?}"))?;
-    let mut sol = y.to_owned();
-    let mut mem = MemBuffer::new(cholesky::llt::solve::solve_in_place_scratch::<f64>(
-        n,
-        sol.ncols(),
-        Par::Seq,
-    ));
-    cholesky::llt::solve::solve_in_place_with_conj(
-        lower.as_ref(),
-        Conj::No,
-        sol.as_mut(),
-        Par::Seq,
-        MemStack::new(&mut mem),
-    );
-    Ok(sol)
+    let factor = Cholesky::factor(k, ridge, Par::Seq)
+        .map_err(|e| anyhow!("Cholesky of K + {ridge}·I (n = {n}) failed: {e}"))?;
+    let sol = factor.solve(y, Par::Seq)?;
+    let info = factor.info()?;
+    Ok((sol, info.condition_number))
 }
 
 /// Test error of kernel ridge regression f̂(x) = k(x, X)(K + λI)⁻¹y with `n` samples and the
 /// ridge λ ∈ RIDGES that minimises the error on a separate validation sample of N_VALIDATION
-/// points; returns (test error on `n_test` fresh points, chosen λ). One Cholesky factorisation
+/// points; returns (test error on `n_test` fresh points, chosen λ, κ(K + λI) at that λ). One Cholesky factorisation
 /// per candidate ridge serves both the validation and the test predictions.
-fn krr_error(seed: u64, d: usize, n: usize, n_test: usize) -> anyhow::Result<(f64, f64)> {
+fn krr_error(seed: u64, d: usize, n: usize, n_test: usize) -> anyhow::Result<(f64, f64, f64)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let x = sphere_points(&mut rng, n, d);
     let x_val = sphere_points(&mut rng, N_VALIDATION, d);
@@ -296,10 +273,10 @@ fn krr_error(seed: u64, d: usize, n: usize, n_test: usize) -> anyhow::Result<(f6
         matmul(pred.as_mut(), Accum::Replace, k_eval, alpha, 1.0, Par::Seq);
         pred
     };
-    // (validation error, ridge, test error) of the best ridge so far.
-    let mut best = (f64::INFINITY, RIDGES[0], f64::NAN);
+    // (validation error, ridge, test error, κ(K + λI)) of the best ridge so far.
+    let mut best = (f64::INFINITY, RIDGES[0], f64::NAN, f64::NAN);
     for &ridge in &RIDGES {
-        let alpha = ridge_solve(k.as_ref(), y.as_ref(), ridge)
+        let (alpha, condition) = ridge_solve(k.as_ref(), y.as_ref(), ridge)
             .with_context(|| format!("kernel ridge at d={d}, n={n}"))?;
         let err = mse(
             predict(k_val.as_ref(), alpha.as_ref()).as_ref(),
@@ -310,16 +287,16 @@ fn krr_error(seed: u64, d: usize, n: usize, n_test: usize) -> anyhow::Result<(f6
                 predict(k_test.as_ref(), alpha.as_ref()).as_ref(),
                 y_test.as_ref(),
             );
-            best = (err, ridge, test);
+            best = (err, ridge, test, condition);
         }
     }
-    Ok((best.2, best.1))
+    Ok((best.2, best.1, best.3))
 }
 
 /// Population (n = ∞) error of the RF model with the first `width` unit-norm rows of `w`:
 /// ‖f*‖² − vᵀU⁻¹v with U_ij = Σ_k ξ_k²B_k P_k(⟨w_i, w_j⟩) (+ the tail ‖σ‖² − Σ_{k≤K} ξ_k²B_k on the
 /// diagonal), v_i = Σ_k β_k √B_k ξ_k P_k(⟨e_k, w_i⟩).
-fn rf_population_error(w: MatRef<'_, f64>, xi: &[f64]) -> anyhow::Result<f64> {
+fn rf_population_error(w: MatRef<'_, f64>, xi: &[f64]) -> anyhow::Result<(f64, f64)> {
     let (width, d) = (w.nrows(), w.ncols());
     let coeff: Vec<f64> = (0..=DEGREE_CUTOFF)
         .map(|k| Ok(xi[k] * xi[k] * harmonic_dim(d, k)?))
@@ -347,12 +324,16 @@ fn rf_population_error(w: MatRef<'_, f64>, xi: &[f64]) -> anyhow::Result<f64> {
             v[(i, 0)] += target.weights[k - 1] * xi[k] * gegenbauer_at(d, k, w[(i, k - 1)])?;
         }
     }
-    let sol = Cholesky::new(u.as_ref(), 0.0, Par::Seq)
-        .map_err(|e| anyhow!("RF population Gram (N = {width}): {e}"))?
+    let factor = Cholesky::new(u.as_ref(), 0.0, Par::Seq)
+        .map_err(|e| anyhow!("RF population Gram (N = {width}): {e}"))?;
+    let sol = factor
         .solve(v.as_ref(), Par::Seq)
         .map_err(|e| anyhow!("RF population solve (N = {width}): {e}"))?;
     let explained: f64 = (0..width).map(|i| v[(i, 0)] * sol[(i, 0)]).sum();
-    Ok(BETA_SQ.iter().sum::<f64>() - explained)
+    Ok((
+        BETA_SQ.iter().sum::<f64>() - explained,
+        factor.info()?.condition_number,
+    ))
 }
 
 /// Large-sample (n → ∞) error of the NT model Σ_i ⟨b_i, x⟩σ'(⟨w_i, x⟩): least squares on
@@ -364,7 +345,7 @@ fn nt_large_sample_error(
     w: MatRef<'_, f64>,
     samples_per_param: usize,
     n_test: usize,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, f64)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let d = w.ncols();
     let p = w.nrows() * d;
@@ -406,7 +387,7 @@ fn nt_large_sample_error(
     // smallest eigenvalue that matters (the fit error moves by < 1e-8).
     let mean_diag = (0..p).map(|i| gram[(i, i)]).sum::<f64>() / p as f64;
     let gram = Mat::from_fn(p, p, |i, j| gram[(i.max(j), i.min(j))]);
-    let b = ridge_solve(gram.as_ref(), rhs.as_ref(), 1e-10 * mean_diag)
+    let (b, condition) = ridge_solve(gram.as_ref(), rhs.as_ref(), 1e-10 * mean_diag)
         .with_context(|| format!("NT normal equations (p = {p})"))?;
     let mut err = 0.0;
     let mut done = 0;
@@ -429,7 +410,7 @@ fn nt_large_sample_error(
         }
         done += rows;
     }
-    Ok(err / n_test as f64)
+    Ok((err / n_test as f64, condition))
 }
 
 fn unit_rows(rng: &mut ChaCha8Rng, m: usize, d: usize) -> Mat<f64> {
@@ -614,7 +595,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
         work.sort_by(|a, b| b.0.total_cmp(&a.0));
         let total_cost: f64 = work.iter().map(|w| w.0).sum();
         let done = std::sync::Mutex::new(0.0f64);
-        let outcomes: Vec<anyhow::Result<(f64, f64)>> = work
+        let outcomes: Vec<anyhow::Result<(f64, f64, f64)>> = work
             .par_iter()
             .map(|&(cost, task)| {
                 let r = match task {
@@ -631,7 +612,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
                         let max_width = *rf_grid.last().unwrap_or(&1);
                         let w = unit_rows(&mut rng, max_width, d_rf);
                         rf_population_error(w.as_ref().subrows(0, rf_grid[i]), &xi)
-                            .map(|e| (e, f64::NAN))
+                            .map(|(e, c)| (e, f64::NAN, c))
                     }
                     Task::Trend(i, l, r) => krr_error(
                         ctx.task_seed(4_000_000 + ((i * 2 + l) * max_trend_reps + r) as u64),
@@ -650,7 +631,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
                             nt_samples_per_param,
                             nt_test,
                         )
-                        .map(|e| (e, f64::NAN))
+                        .map(|(e, c)| (e, f64::NAN, c))
                     }
                 };
                 let mut g = done.lock().unwrap_or_else(|e| e.into_inner());
@@ -665,8 +646,18 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
         let mut trend_raw = vec![0.0; trend_dims.len() * 2 * max_trend_reps];
         let mut krr_ridge_raw = vec![0.0; krr_grid.len() * reps];
         let mut trend_ridge_raw = vec![f64::NAN; trend_dims.len() * 2 * max_trend_reps];
+        // Condition-number range [min, max] of the solves of each model: KRR (K + λI at the
+        // chosen λ, n-sweep and d-trend), RF population Gram, NT normal equations (+ jitter).
+        let mut conditions = [[f64::INFINITY, 0.0f64]; 3];
         for ((_, task), outcome) in work.iter().zip(outcomes) {
-            let (v, ridge) = outcome?;
+            let (v, ridge, condition) = outcome?;
+            let kind = match *task {
+                Task::Krr(..) | Task::Trend(..) => 0,
+                Task::Rf(..) => 1,
+                Task::Nt(..) => 2,
+            };
+            conditions[kind][0] = conditions[kind][0].min(condition);
+            conditions[kind][1] = conditions[kind][1].max(condition);
             match *task {
                 Task::Krr(i, r) => {
                     krr_raw[i * reps + r] = v;
@@ -1004,6 +995,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
         let data = json!({
             "d_krr": d_krr, "d_rf": d_rf, "d_nt": d_nt, "beta_sq": BETA_SQ, "ridges": RIDGES, "n_validation": N_VALIDATION,
             "plateau_delta": PLATEAU_DELTA, "krr_chosen_ridge": krr_ridge_raw,
+            "condition_numbers": {"krr": conditions[0], "rf_population_gram": conditions[1], "nt_normal_equations": conditions[2]},
             "trend_chosen_ridge": trend_ridge_raw.iter().map(|r| if r.is_nan() { None } else { Some(*r) }).collect::<Vec<_>>(), "repetitions": reps,
             "krr": {"n": krr_grid, "error": krr, "se": krr_se, "raw": krr_raw},
             "rf": {"N": rf_grid, "error": rf, "raw": rf_raw},
@@ -1036,8 +1028,14 @@ degrees ≤ {DEGREE_CUTOFF} explicit, the remainder ‖σ‖² − Σ ξ_k²B_k 
 (so the test error is inflated by ≈ Nd/(M − Nd) ≈ {:.0}% of its value), test error on {nt_test} fresh \
 points. Bias-free ReLU has no degree-3 component in either RF or NT features, so only the steps that do \
 not require degree 3 are checked (RF l = 0, 1, 2; NT l = 0, 1). Claims are evaluated at the window \
-centres n, N = d^(l+1/2); the δ = 1/4 window maxima are in results.json.",
-            100.0 / (nt_samples_per_param as f64 - 1.0)
+centres n, N = d^(l+1/2); the δ = 1/4 window maxima are in results.json.\n\nCondition numbers of the solves (block-Lanczos estimates from the Cholesky factor, min–max over the runs): KRR K + λI at the chosen λ {:.3e}–{:.3e}; RF population Gram U {:.3e}–{:.3e}; NT normal equations ΦᵀΦ + 10⁻¹⁰·mean diag {:.3e}–{:.3e}.",
+            100.0 / (nt_samples_per_param as f64 - 1.0),
+            conditions[0][0],
+            conditions[0][1],
+            conditions[1][0],
+            conditions[1][1],
+            conditions[2][0],
+            conditions[2][1],
         );
 
         let mut interpretation = String::new();
