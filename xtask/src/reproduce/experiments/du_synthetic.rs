@@ -138,6 +138,145 @@ pub(super) fn lambda_max(k: MatRef<'_, f64>) -> Result<f64> {
         .context("empty matrix has no eigenvalues")
 }
 
+/// Extreme eigenvalues and spectral condition number κ = λ_max/λ_min of the matrix of one linear
+/// solve (a Gram matrix or kernel system), as reported with the solves of the experiments.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Conditioning {
+    pub lambda_min: f64,
+    pub lambda_max: f64,
+    pub condition_number: f64,
+    /// From a full eigendecomposition (`true`) or a Lanczos estimate (`false`).
+    pub exact: bool,
+}
+
+impl Conditioning {
+    /// From the diagnostics a library solve returns.
+    pub(super) fn from_info(info: &ntk_kernels::regression::SolveInfo) -> Self {
+        Self {
+            lambda_min: info.lambda_min,
+            lambda_max: info.lambda_max,
+            condition_number: info.condition_number,
+            exact: info.exact,
+        }
+    }
+
+    /// Exact extreme eigenvalues of a symmetric matrix: λ_min by
+    /// `ntk_bounds::lambda_min::lambda_min_eigen`, λ_max by the faer eigensolver.
+    pub(super) fn of(k: MatRef<'_, f64>) -> Result<Self> {
+        let lambda_min = lambda_min_eigen(k, Par::Seq)?;
+        let lambda_max = lambda_max(k)?;
+        Ok(Self {
+            lambda_min,
+            lambda_max,
+            condition_number: lambda_max / lambda_min,
+            exact: true,
+        })
+    }
+
+    pub(super) fn json(&self) -> serde_json::Value {
+        json!({
+            "lambda_min": self.lambda_min, "lambda_max": self.lambda_max,
+            "condition_number": self.condition_number, "exact": self.exact,
+        })
+    }
+}
+
+/// "a" or "a–b" in three significant digits.
+fn format_range(r: (f64, f64)) -> String {
+    let (lo, hi) = (format!("{:.3e}", r.0), format!("{:.3e}", r.1));
+    if lo == hi { lo } else { format!("{lo}–{hi}") }
+}
+
+/// The range of [`Conditioning`] over several solved matrices: min–max of λ_min, λ_max and κ.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct ConditioningRange {
+    /// Number of distinct matrices (a matrix solved several times counts once).
+    pub matrices: usize,
+    pub lambda_min: (f64, f64),
+    pub lambda_max: (f64, f64),
+    pub condition_number: (f64, f64),
+    /// Whether every value is exact (full eigendecomposition).
+    pub exact: bool,
+}
+
+impl ConditioningRange {
+    pub(super) fn new<'a>(items: impl IntoIterator<Item = &'a Conditioning>) -> Self {
+        let widen = |r: (f64, f64), v: f64| (r.0.min(v), r.1.max(v));
+        let empty = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut out = Self {
+            matrices: 0,
+            lambda_min: empty,
+            lambda_max: empty,
+            condition_number: empty,
+            exact: true,
+        };
+        for c in items {
+            out.matrices += 1;
+            out.lambda_min = widen(out.lambda_min, c.lambda_min);
+            out.lambda_max = widen(out.lambda_max, c.lambda_max);
+            out.condition_number = widen(out.condition_number, c.condition_number);
+            out.exact &= c.exact;
+        }
+        out
+    }
+
+    /// One markdown fragment: "κ = λ_max/λ_min a–b (λ_min .., λ_max ..; k matrices, ..)".
+    pub(super) fn markdown(&self) -> String {
+        let range = format_range;
+        format!(
+            "κ = λ_max/λ_min {} (λ_min {}, λ_max {}; {} {}, {})",
+            range(self.condition_number),
+            range(self.lambda_min),
+            range(self.lambda_max),
+            self.matrices,
+            if self.matrices == 1 {
+                "matrix"
+            } else {
+                "matrices"
+            },
+            if self.exact {
+                "exact eigenvalues"
+            } else {
+                "Lanczos estimates"
+            }
+        )
+    }
+
+    /// The range over several ranges (their solves pooled).
+    pub(super) fn merge<'a>(ranges: impl IntoIterator<Item = &'a ConditioningRange>) -> Self {
+        let join = |a: (f64, f64), b: (f64, f64)| (a.0.min(b.0), a.1.max(b.1));
+        let mut out = Self::new(std::iter::empty());
+        for r in ranges {
+            out.matrices += r.matrices;
+            out.lambda_min = join(out.lambda_min, r.lambda_min);
+            out.lambda_max = join(out.lambda_max, r.lambda_max);
+            out.condition_number = join(out.condition_number, r.condition_number);
+            out.exact &= r.exact;
+        }
+        out
+    }
+
+    /// Three markdown table cells "κ | λ_min | λ_max" (each a min–max range).
+    pub(super) fn table_cells(&self) -> String {
+        format!(
+            "{} | {} | {}",
+            format_range(self.condition_number),
+            format_range(self.lambda_min),
+            format_range(self.lambda_max)
+        )
+    }
+
+    pub(super) fn json(&self) -> serde_json::Value {
+        json!({
+            "matrices": self.matrices,
+            "lambda_min": [self.lambda_min.0, self.lambda_min.1],
+            "lambda_max": [self.lambda_max.0, self.lambda_max.1],
+            "condition_number": [self.condition_number.0, self.condition_number.1],
+            "exact": self.exact,
+        })
+    }
+}
+
 /// Median of a non-empty slice (NaN-free).
 pub(super) fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();

@@ -11,7 +11,8 @@
 //! fitted faster than random labels.
 
 use super::du_synthetic::{
-    fixed_sign_net, gaussian_labels, lambda_max, median, render, sphere_points, write_json,
+    Conditioning, ConditioningRange, fixed_sign_net, gaussian_labels, lambda_max, median, render,
+    sphere_points, write_json,
 };
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::{Bootstrap, power_law_fit, spearman};
@@ -228,6 +229,8 @@ $f_{\\mathbf{W}, \\mathbf{a}}(\\mathbf{x}) = \\frac{1}{\\sqrt{m}} \\sum_{r=1}^m 
         let ntr = train.len();
         let h_train = h_infinity(train.x.as_ref())?;
         let eta_digits = 1.0 / lambda_max(h_train.as_ref())?;
+        // The complexity's solve yᵀ(H^∞)⁻¹y (`arora_complexity`, Cholesky): one matrix for all p.
+        let h_train_cond = Conditioning::of(h_train.as_ref())?;
         let levels = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
         let label_sets: Vec<Vec<f64>> = levels
             .iter()
@@ -414,8 +417,11 @@ The run lasts until the prediction falls to 1% of Φ(0) ({n_steps} steps). Width
 at {max_train} ({ntr} points, {} test points, clean test labels); a fraction p of training labels replaced by \
 uniform random ±1 labels (Zhang et al. 2017's corruption protocol, which Arora et al. use; so p = 1 means random \
 labels and only ≈ p/2 labels are actually wrong). Centred net of width {digits_width}, GD with η = 1/λ_max(H^∞) on \
-½Σ(u − y)² for {digits_steps} steps; test error = 0-1 error of sign f.",
-            test.len()
+½Σ(u − y)² for {digits_steps} steps; test error = 0-1 error of sign f. Solves: the complexity \
+yᵀ(H^∞)⁻¹y is one Cholesky solve with the digits H^∞ ({ntr} × {ntr}) per p, all with the same matrix: {} \
+(Part 1 uses H^∞'s eigendecomposition, no solve).",
+            test.len(),
+            ConditioningRange::new([&h_train_cond]).markdown()
         );
         let interpretation = format!(
             "The trajectory claim holds in the normalisation where η multiplies the gradient of Φ = ½‖u − y‖² \
@@ -436,7 +442,8 @@ corruption protocol matters for p > 0.5.",
             "digits": {"pair": [3, 8], "n_train": ntr, "n_test": test.len(), "width": digits_width,
                 "steps": digits_steps, "levels": levels, "complexity": digit_runs.iter().map(|r| r.0).collect::<Vec<_>>(),
                 "test_error": digit_runs.iter().map(|r| r.1).collect::<Vec<_>>(),
-                "spearman_bound_error": rho, "spearman_p_bound": rho_bound_p, "spearman_p_error": rho_error_p},
+                "spearman_bound_error": rho, "spearman_p_bound": rho_bound_p, "spearman_p_error": rho_error_p,
+                "h_infinity_conditioning": h_train_cond.json()},
         });
         let (data_abs, _) = ctx.data_path("runs.json");
         write_json(&data_abs, &data)?;

@@ -15,7 +15,9 @@
 //! * The empirical Rademacher complexity of the H^∞-RKHS ball of radius B by Monte Carlo
 //!   against its trace bound B√(tr H^∞)/n (= B/√(2n) on the sphere: the first term of Lemma 5.4).
 
-use super::du_synthetic::{lambda_max, neuron_movement, render, write_json};
+use super::du_synthetic::{
+    Conditioning, ConditioningRange, lambda_max, neuron_movement, render, write_json,
+};
 use super::fine_grained::{corrupt_labels, digits_split, train_centred, zero_one_error};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::plot::{AxisScale, Chart, Series};
@@ -102,6 +104,9 @@ $$\\mathcal{R}_{\\mathcal{S}}(\\mathcal{F}_{A,B}) \\leq \\frac{B}{\\sqrt{2n}} \\
         let n = train.len();
         let h = h_infinity(train.x.as_ref())?;
         let eta = 1.0 / lambda_max(h.as_ref())?;
+        // Both kernel bounds solve with H^∞ (yᵀ(H^∞)⁻¹y by Cholesky in `arora_theorem_5_1` and
+        // `cao_gu_ntrf`): one matrix for every label set.
+        let h_cond = Conditioning::of(h.as_ref())?;
         let results: Vec<Result<Level>> = levels
             .par_iter()
             .enumerate()
@@ -276,7 +281,11 @@ labels, so an upper bound on their infimum), L = 2 (two weight layers), Θ = H^�
 first layer; Cao & Gu also train the output layer, which would add a PSD term and make yᵀΘ⁻¹y smaller), GD instead \
 of their one-pass SGD. Rademacher route: ramp loss (1-Lipschitz, [0, 1]-valued, ≥ 0-1 loss), \
 L_D ≤ L̂_S + 2R_S + 3√(log(2/δ)/(2n)). Empirical Rademacher complexity of the H^∞-RKHS ball of radius B by Monte \
-Carlo over {mc_samples} sign vectors. Looseness ratio = bound / max(test error, 1/n_test)."
+Carlo over {mc_samples} sign vectors. Looseness ratio = bound / max(test error, 1/n_test). Solves: \
+yᵀ(H^∞)⁻¹y by Cholesky, twice (Arora Thm 5.1 and Cao & Gu) for each of the {} label sets, all with \
+the same H^∞ ({n} × {n}): {}.",
+            levels.len(),
+            ConditioningRange::new([&h_cond]).markdown()
         );
         let first = &results[0];
         let interpretation = format!(
@@ -307,6 +316,7 @@ with p as yᵀ(H^∞)⁻¹y does (see `fine-grained`).",
         let data = json!({
             "pair": [3, 8], "n_train": n, "n_test": n_test, "width": width, "steps": n_steps,
             "eta": eta, "delta": DELTA, "mc_samples": mc_samples,
+            "h_infinity_conditioning": h_cond.json(),
             "levels": results.iter().map(|l| json!({
                 "p": l.p, "train_error": l.train_error, "train_ramp": l.train_ramp,
                 "test_error": l.test_error, "clean_test_error": l.clean_test_error,

@@ -198,6 +198,10 @@ good indication of the distribution of f_θ(t) as t → ∞.\")"
             })
             .collect::<anyhow::Result<_>>()?;
         let (band_t, band_inf) = (&bands[0], &bands[1]);
+        // Conditioning of the one system the NTK-GP solves, Θ(X, X) (eigendecomposition, exact).
+        let conditioning = super::du_synthetic::Conditioning::from_info(
+            &gp.flow().info(&[n_steps as f64, f64::INFINITY])?,
+        );
 
         // Gradient descent's factor (1 − ηλ/N)^k against the flow's e^{−ηkλ/N}, per eigenvalue
         // of Θ(X, X): how far the discrete steps are from the continuous-time NTK-GP.
@@ -383,6 +387,11 @@ good indication of the distribution of f_θ(t) as t → ∞.\")"
         )?;
         writeln!(
             setup,
+            "- Solve: the NTK-GP's one linear system, Θ(X, X) (4 × 4, no ridge), has {}.",
+            super::du_synthetic::ConditioningRange::new([&conditioning]).markdown()
+        )?;
+        writeln!(
+            setup,
             "- Coverage: the outputs of all {N_INITS} networks on {n_grid} angles evenly spaced in \
              [−π, π]; its standard error is the spread of the per-initialisation fractions / √{N_INITS} \
              (the angles of one network are strongly correlated)."
@@ -456,6 +465,7 @@ good indication of the distribution of f_θ(t) as t → ∞.\")"
             "z_high": z_high,
             "ntk_eigenvalues": eigenvalues,
             "discretisation_gap": discretisation_gap,
+            "solve_conditioning": conditioning.json(),
             "rows": rows.iter().map(|r| json!({
                 "width": r.width,
                 "inside_t": r.inside_t.0,

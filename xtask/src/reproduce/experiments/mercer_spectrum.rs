@@ -3,6 +3,7 @@
 //! Laplace kernel e^{−‖x−y‖} decays at the same rate (Geifman et al. 2020; Chen & Xu 2021) and the
 //! arc-cosine (random-feature) kernel κ₁ like k^{−p−2}.
 
+use super::du_synthetic::{Conditioning, ConditioningRange};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::linear_fit;
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
@@ -21,8 +22,8 @@ pub struct MercerSpectrum;
 /// O(k⁻²)), with the leading pre-asymptotic correction modelled instead of absorbed into the
 /// slope (for Gamma-function ratios such as Γ(k + α)/Γ(k + β) the local log–log slope is
 /// (α − β) + O((α − β)²/k), i.e. a bias of order p²/k at moderate k). Normal equations solved by
-/// Cholesky (faer).
-fn corrected_exponent(points: &[(f64, f64)]) -> anyhow::Result<f64> {
+/// Cholesky (faer); returned with the conditioning of the 3 × 3 normal matrix DᵀD.
+fn corrected_exponent(points: &[(f64, f64)]) -> anyhow::Result<(f64, Conditioning)> {
     use faer::linalg::solvers::Solve;
     let n = points.len();
     anyhow::ensure!(
@@ -44,7 +45,7 @@ fn corrected_exponent(points: &[(f64, f64)]) -> anyhow::Result<f64> {
         .llt(Side::Lower)
         .map_err(|e| anyhow::anyhow!("normal equations not positive definite: {e:?}"))?;
     let coef = llt.solve(&moment);
-    Ok(coef[(1, 0)])
+    Ok((coef[(1, 0)], Conditioning::of(gram.as_ref())?))
 }
 
 /// Plain least-squares slope of log μ_k against log k.
@@ -72,6 +73,8 @@ struct Spectrum {
     max_odd_ratio: f64,
     slope: f64,
     raw_slope: f64,
+    /// Conditioning of the normal equations of the corrected-exponent fit.
+    fit_conditioning: Conditioning,
     expected: f64,
     range: (usize, usize),
     trace_error: f64,
@@ -168,7 +171,7 @@ Seed 000 (lecture 09) adds, after Geifman et al. 2020, that the NTK and the Lapl
                     .map(|k| (k as f64, lambda[k]))
                     .collect();
                 let raw_slope = plain_slope(&fit)?;
-                let slope = corrected_exponent(&fit)?;
+                let (slope, fit_conditioning) = corrected_exponent(&fit)?;
                 let max_tail = (k_lo..=k_hi)
                     .map(|k| tail[k] / lambda[k])
                     .fold(0.0, f64::max);
@@ -192,6 +195,7 @@ Seed 000 (lecture 09) adds, after Geifman et al. 2020, that the NTK and the Lapl
                     max_odd_ratio,
                     slope,
                     raw_slope,
+                    fit_conditioning,
                     expected,
                     range: (k_lo, k_hi),
                     trace_error,
@@ -362,6 +366,7 @@ Seed 000 (lecture 09) adds, after Geifman et al. 2020, that the NTK and the Lapl
         }
         (ctx.progress)(1.0);
 
+        let fit_range = ConditioningRange::new(spectra.iter().map(|s| &s.fit_conditioning));
         let setup = format!(
             "- Eigenvalues in the normalisation κ(t) = Σ_k μ_k N(p, k) P_k(t) (P_k the Legendre \
              polynomial of dimension p, P_k(1) = 1), two independent ways:\n\
@@ -387,7 +392,13 @@ Seed 000 (lecture 09) adds, after Geifman et al. 2020, that the NTK and the Lapl
              has local slope −p + p(p − 1)/(2k) + …).\n\
              - p ∈ {{3, 5, 10}}; the trace identity Σ N(p,k)μ_k = κ(1) of the quadrature spectra is \
              reported as a check of normalisation (its truncation error is the tail \
-             Σ_{{k>{k_max}}} N(p,k)μ_k ~ k_max^(−1) for the NTK at p = 3)."
+             Σ_{{k>{k_max}}} N(p,k)μ_k ~ k_max^(−1) for the NTK at p = 3).\n\
+             - Solves: the only linear systems are the 3 × 3 normal equations DᵀD of the \
+             corrected-exponent fits (columns 1, log k, 1/k), over all kernels and p: {}; the \
+             Cholesky solution's relative error is of order κ·ε ≤ {:.1e}, far below the ±0.15 \
+             tolerance of the exponent claims.",
+            fit_range.markdown(),
+            fit_range.condition_number.1 * f64::EPSILON
         );
         let fitted: Vec<String> = spectra
             .iter()
@@ -424,6 +435,7 @@ Seed 000 (lecture 09) adds, after Geifman et al. 2020, that the NTK and the Lapl
             "spectra": spectra.iter().map(|s| json!({
                 "kernel": s.kernel, "p": s.p, "method": s.method, "fit_range": [s.range.0, s.range.1],
                 "slope": s.slope, "plain_slope": s.raw_slope, "expected": s.expected,
+                "fit_normal_equations_conditioning": s.fit_conditioning.json(),
                 "max_series_tail_rel": s.max_tail,
                 "series_vs_quadrature_rel": if s.series_vs_quadrature.is_finite() { json!(s.series_vs_quadrature) } else { json!(null) },
                 "max_odd_ratio": if s.max_odd_ratio.is_finite() { json!(s.max_odd_ratio) } else { json!(null) },

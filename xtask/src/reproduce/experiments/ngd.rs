@@ -3,8 +3,8 @@
 //! does not depend on λ₀, unlike GD whose count grows like 1/λ₀.
 
 use super::du_synthetic::{
-    first_below, fixed_sign_net, gaussian_labels, geometric_grid, lambda_max, median,
-    pattern_flip_fraction, render, sphere_points, write_json,
+    Conditioning, ConditioningRange, first_below, fixed_sign_net, gaussian_labels, geometric_grid,
+    lambda_max, median, pattern_flip_fraction, render, sphere_points, write_json,
 };
 use super::fine_grained::predicted_losses;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
@@ -14,7 +14,9 @@ use anyhow::Result;
 use faer::{Mat, Par};
 use ntk_bounds::gram::h_infinity;
 use ntk_bounds::lambda_min::lambda_min_eigen;
-use ntk_dynamics::{GdConfig, NgdConfig, gradient_descent, natural_gradient_descent};
+use ntk_dynamics::{
+    DescentResult, GdConfig, NgdConfig, gradient_descent, natural_gradient_descent,
+};
 use ntk_nets::Model;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -36,6 +38,34 @@ fn move_row_to_angle(base: &Mat<f64>, t: f64) -> Mat<f64> {
         x[(1, c)] = t.cos() * base[(0, c)] + t.sin() * v[c] / v_norm;
     }
     x
+}
+
+/// NGD with the conditioning of every solve: step k solves with J(θ_k)J(θ_k)ᵀ (damping 0 here),
+/// recomputed from θ_k as the empirical NTK (`Model::empirical_ntk`, = JJᵀ) in the observer.
+fn ngd_with_conditioning<M: Model>(
+    net: &M,
+    x: faer::MatRef<'_, f64>,
+    y: &[f64],
+    theta0: &[f64],
+    config: &NgdConfig,
+) -> Result<(DescentResult, Vec<Conditioning>)> {
+    let mut conditioning: Vec<Result<Conditioning>> = Vec::with_capacity(config.n_steps);
+    let res = natural_gradient_descent(net, x, y, theta0, config, |step, theta, _| {
+        if step < config.n_steps {
+            conditioning.push((|| {
+                let gram = net.empirical_ntk(theta, x, x)?;
+                let mut c = Conditioning::of(gram.as_ref())?;
+                // The solved matrix is JJᵀ + damping·I.
+                c.lambda_min += config.damping;
+                c.lambda_max += config.damping;
+                c.condition_number = c.lambda_max / c.lambda_min;
+                Ok(c)
+            })());
+        }
+        Ok(())
+    })?;
+    let conditioning = conditioning.into_iter().collect::<Result<Vec<_>>>()?;
+    Ok((res, conditioning))
 }
 
 /// Relative target ‖u − y‖² ≤ ε‖u(0) − y‖² for the iteration counts.
@@ -67,6 +97,8 @@ struct SweepPoint {
     predicted_init_count: f64,
     /// Fraction of activation patterns (i, r) flipped by the end of the GD run.
     flip_fraction: f64,
+    /// Conditioning of NGD's solves with JJᵀ over its 20 steps.
+    ngd_conditioning: ConditioningRange,
 }
 
 /// Width for separation t: about `separating` neurons whose hyperplane separates the close pair
@@ -117,7 +149,7 @@ $$\\|\\mathbf{u}(k) - \\mathbf{y}\\|_2^2 \\leq (1 - \\eta)^k \\|\\mathbf{u}(0) -
         let y = gaussian_labels(n, &mut rng);
 
         // Part 1: the rate at the largest width (η = 1 only for the figure; its claim is below).
-        let rate_runs: Vec<Result<Vec<f64>>> = etas
+        let rate_runs: Vec<Result<(Vec<f64>, Vec<Conditioning>)>> = etas
             .par_iter()
             .map(|&eta| {
                 let mut r = ChaCha8Rng::seed_from_u64(ctx.task_seed(0));
@@ -127,18 +159,23 @@ $$\\|\\mathbf{u}(k) - \\mathbf{y}\\|_2^2 \\leq (1 - \\eta)^k \\|\\mathbf{u}(0) -
                 } else {
                     6
                 };
-                let res = natural_gradient_descent(
+                let (res, cond) = ngd_with_conditioning(
                     &net,
                     x.as_ref(),
                     &y,
                     &theta0,
                     &NgdConfig::new(eta, 0.0, steps),
-                    |_, _, _| Ok(()),
                 )?;
-                Ok(res.losses)
+                Ok((res.losses, cond))
             })
             .collect();
-        let rate_runs: Vec<Vec<f64>> = rate_runs.into_iter().collect::<Result<_>>()?;
+        let (rate_runs, rate_cond): (Vec<Vec<f64>>, Vec<Vec<Conditioning>>) = rate_runs
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
+        let rate_cond: Vec<ConditioningRange> =
+            rate_cond.iter().map(ConditioningRange::new).collect();
         (ctx.progress)(0.2);
         // worst ratio r_k / ((1 − η)^k r_0) over k ≥ 1 (≤ 1 means the bound holds).
         let worst: Vec<f64> = etas
@@ -156,24 +193,30 @@ $$\\|\\mathbf{u}(k) - \\mathbf{y}\\|_2^2 \\leq (1 - \\eta)^k \\|\\mathbf{u}(0) -
         let remainder_tasks: Vec<(usize, usize)> = (0..remainder_widths.len())
             .flat_map(|w| (0..n_seeds).map(move |s| (w, s)))
             .collect();
-        let remainders: Vec<Result<f64>> = remainder_tasks
+        let remainders: Vec<Result<(f64, Conditioning)>> = remainder_tasks
             .par_iter()
             .enumerate()
             .map(|(t, &(w, _))| {
                 let mut r = ChaCha8Rng::seed_from_u64(ctx.task_seed(200 + t as u64));
                 let (net, theta0) = fixed_sign_net(d, remainder_widths[w], false, &mut r)?;
-                let res = natural_gradient_descent(
+                let (res, cond) = ngd_with_conditioning(
                     &net,
                     x.as_ref(),
                     &y,
                     &theta0,
                     &NgdConfig::new(1.0, 0.0, 1),
-                    |_, _, _| Ok(()),
                 )?;
-                Ok(res.losses[1] / res.losses[0])
+                Ok((res.losses[1] / res.losses[0], cond[0]))
             })
             .collect();
-        let remainders: Vec<f64> = remainders.into_iter().collect::<Result<_>>()?;
+        let (remainders, remainder_cond): (Vec<f64>, Vec<Conditioning>) = remainders
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
+        let remainder_cond_range: Vec<ConditioningRange> = (0..remainder_widths.len())
+            .map(|w| ConditioningRange::new(&remainder_cond[w * n_seeds..(w + 1) * n_seeds]))
+            .collect();
         let remainder_median: Vec<f64> = (0..remainder_widths.len())
             .map(|w| median(&remainders[w * n_seeds..(w + 1) * n_seeds]))
             .collect();
@@ -205,13 +248,12 @@ $$\\|\\mathbf{u}(k) - \\mathbf{y}\\|_2^2 \\leq (1 - \\eta)^k \\|\\mathbf{u}(0) -
                 let width = sweep_width(separating, t);
                 let mut r = ChaCha8Rng::seed_from_u64(ctx.task_seed(100 + i as u64));
                 let (net, theta0) = fixed_sign_net(d, width, true, &mut r)?;
-                let ngd = natural_gradient_descent(
+                let (ngd, ngd_cond) = ngd_with_conditioning(
                     &net,
                     xs.as_ref(),
                     &y_sweep,
                     &theta0,
                     &NgdConfig::new(0.5, 0.0, 20),
-                    |_, _, _| Ok(()),
                 )?;
                 let ngd_count =
                     first_below(&ngd.losses, TARGET * ngd.losses[0]).map_or(f64::NAN, |k| k as f64);
@@ -262,6 +304,7 @@ $$\\|\\mathbf{u}(k) - \\mathbf{y}\\|_2^2 \\leq (1 - \\eta)^k \\|\\mathbf{u}(0) -
                     predicted_count,
                     predicted_init_count,
                     flip_fraction,
+                    ngd_conditioning: ConditioningRange::new(&ngd_cond),
                 })
             })
             .collect();
@@ -383,25 +426,30 @@ interpolation after one step; what holds is that the one-step remainder ‖u(1) 
         let mut tables = String::new();
         writeln!(
             tables,
-            "| η | steps | worst ‖u(k) − y‖²/((1 − η)^k‖u(0) − y‖²) | ‖u(1) − y‖²/‖u(0) − y‖² | final ratio |\n|---|---|---|---|---|"
+            "| η | steps | worst ‖u(k) − y‖²/((1 − η)^k‖u(0) − y‖²) | ‖u(1) − y‖²/‖u(0) − y‖² | final ratio | κ(JJᵀ) over the steps | λ_min(JJᵀ) | λ_max(JJᵀ) |\n|---|---|---|---|---|---|---|---|"
         )?;
         for (i, &eta) in etas.iter().enumerate() {
             let l = &rate_runs[i];
             writeln!(
                 tables,
-                "| {eta} | {} | {:.4} | {:.3e} | {:.3e} |",
+                "| {eta} | {} | {:.4} | {:.3e} | {:.3e} | {} |",
                 l.len() - 1,
                 worst[i],
                 l[1] / l[0],
-                l[l.len() - 1] / l[0]
+                l[l.len() - 1] / l[0],
+                rate_cond[i].table_cells()
             )?;
         }
         writeln!(
             tables,
-            "\n| m (η = 1) | median ‖u(1) − y‖²/‖u(0) − y‖² |\n|---|---|"
+            "\n| m (η = 1) | median ‖u(1) − y‖²/‖u(0) − y‖² | κ(JJᵀ) over seeds | λ_min(JJᵀ) | λ_max(JJᵀ) |\n|---|---|---|---|---|"
         )?;
-        for (m, r) in remainder_widths.iter().zip(&remainder_median) {
-            writeln!(tables, "| {m} | {r:.3e} |")?;
+        for ((m, r), c) in remainder_widths
+            .iter()
+            .zip(&remainder_median)
+            .zip(&remainder_cond_range)
+        {
+            writeln!(tables, "| {m} | {r:.3e} | {} |", c.table_cells())?;
         }
         writeln!(
             tables,
@@ -410,12 +458,12 @@ interpolation after one step; what holds is that the one-step remainder ‖u(1) 
         )?;
         writeln!(
             tables,
-            "\n| separation t | m | λ₀ = λ_min(H^∞) | λ_min(H(0)) | λ_min(H(end)) | flipped patterns | NGD iterations | GD iterations | linearised GD count on H^∞ | on H(0) |\n|---|---|---|---|---|---|---|---|---|---|"
+            "\n| separation t | m | λ₀ = λ_min(H^∞) | λ_min(H(0)) | λ_min(H(end)) | flipped patterns | NGD iterations | GD iterations | linearised GD count on H^∞ | on H(0) | NGD: κ(JJᵀ) over its steps | λ_min(JJᵀ) | λ_max(JJᵀ) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         )?;
         for (t, s) in angles.iter().zip(&sweep) {
             writeln!(
                 tables,
-                "| {t:.4} | {} | {:.3e} | {:.3e} | {:.3e} | {:.1e} | {} | {} | {} | {} |",
+                "| {t:.4} | {} | {:.3e} | {:.3e} | {:.3e} | {:.1e} | {} | {} | {} | {} | {} |",
                 s.width,
                 s.lambda0,
                 s.lambda_init,
@@ -424,7 +472,8 @@ interpolation after one step; what holds is that the one-step remainder ‖u(1) 
                 s.ngd_count,
                 s.gd_count,
                 s.predicted_count,
-                s.predicted_init_count
+                s.predicted_init_count,
+                s.ngd_conditioning.table_cells()
             )?;
         }
         writeln!(
@@ -433,6 +482,12 @@ interpolation after one step; what holds is that the one-step remainder ‖u(1) 
             gd_slope, gd_interval.0, gd_interval.1
         )?;
 
+        let all_ngd_cond = ConditioningRange::merge(
+            rate_cond
+                .iter()
+                .chain(&remainder_cond_range)
+                .chain(sweep.iter().map(|s| &s.ngd_conditioning)),
+        );
         let setup = format!(
             "n = {n} points uniform on S^(d−1), d = {d}, y ~ N(0, 1). Net f = (1/√m)Σ a_r ReLU(w_rᵀx), \
 a_r ∈ {{±1}} fixed (Zhang et al. train only W in their proof; the seed's Thm 3 setup), w_r(0) ~ N(0, ν²I) with ν = 1, \
@@ -458,12 +513,15 @@ both effects. History (the previous version of this experiment at default scale,
 same diagnostics added): with one width m = 8192 for every t and s = 0.01, the t = 0.05 run needed 978 GD steps against \
 510 linearised ones: λ_min(H(0)) was 6.8e-3 instead of λ₀ = 8.5e-3 (≈ 130 separating neurons, so a ≈ 9% spread: a ≈ 2σ low draw), and \
 GD flipped 7e-4 of the (i, r) patterns (≈ 57 of 81920) so that λ_min of the Gram fell to 3.7e-3 by \
-the end; the fitted slope was −1.26.",
+the end; the fitted slope was −1.26. Solves: every NGD step k solves with J(θ_k)J(θ_k)ᵀ (damping 0); its extreme \
+eigenvalues are recomputed from θ_k (`empirical_ntk`, exact eigensolver) and reported per run in the tables; over \
+all NGD steps of this experiment, {}.",
             100.0 / (separating as f64).sqrt(),
             sweep[0].width,
             angles[0],
             sweep[sweep.len() - 1].width,
             angles[angles.len() - 1],
+            all_ngd_cond.markdown(),
         );
         let max_flip = sweep.iter().map(|s| s.flip_fraction).fold(0.0, f64::max);
         let max_drift = sweep
@@ -530,7 +588,9 @@ neurons and too large a movement for a lazy run — not a property of GD: Thm 3'
             "remainder_widths": remainder_widths, "remainder_per_seed": remainders,
             "remainder_median": remainder_median, "remainder_slope": remainder_fit.exponent,
             "remainder_interval": [remainder_fit.interval.0, remainder_fit.interval.1],
-            "sweep": sweep.iter().zip(&angles).map(|(s, t)| json!({"t": t, "width": s.width, "lambda0": s.lambda0, "lambda_min_init": s.lambda_init, "lambda_min_end": s.lambda_end, "flip_fraction": s.flip_fraction, "ngd": s.ngd_count, "gd": s.gd_count, "gd_linearised": s.predicted_count, "gd_linearised_init_gram": s.predicted_init_count})).collect::<Vec<_>>(),
+            "sweep": sweep.iter().zip(&angles).map(|(s, t)| json!({"t": t, "width": s.width, "lambda0": s.lambda0, "lambda_min_init": s.lambda_init, "lambda_min_end": s.lambda_end, "flip_fraction": s.flip_fraction, "ngd": s.ngd_count, "gd": s.gd_count, "gd_linearised": s.predicted_count, "gd_linearised_init_gram": s.predicted_init_count, "ngd_solve_conditioning": s.ngd_conditioning.json()})).collect::<Vec<_>>(),
+            "rate_solve_conditioning": etas.iter().zip(&rate_cond).map(|(eta, c)| json!({"eta": eta, "range": c.json()})).collect::<Vec<_>>(),
+            "remainder_solve_conditioning": remainder_widths.iter().zip(&remainder_cond_range).map(|(m, c)| json!({"width": m, "range": c.json()})).collect::<Vec<_>>(),
             "ngd_slope": ngd_slope, "gd_slope": gd_slope, "gd_slope_against_lambda_min_init": init_slope,
             "gd_linearised_slope": linearised_slope, "gd_budget_factor": GD_BUDGET_FACTOR,
         });

@@ -10,6 +10,7 @@
 //! The relative deviation ‖K^{−1/2}K_N K^{−1/2} − I‖_op is measured over a grid of (N, n, d) and
 //! compared with √((n + d)/(Nd)).
 
+use super::du_synthetic::{Conditioning, ConditioningRange};
 use super::lazy_ratio::median;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::{Bootstrap, power_law_fit};
@@ -89,14 +90,22 @@ fn sup_abs_diff(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
     m
 }
 
+/// One task's errors per N and the conditioning of its two limit kernels (see [`run_task`]).
+type TaskResult = (Vec<[f64; 4]>, [Conditioning; 2]);
+
 /// The errors of one (d, n, repetition) task at every N of the grid: (sup RF, sup NT, rel RF,
-/// rel NT) per N.
-fn run_task(seed: u64, d: usize, n: usize, widths: &[usize]) -> anyhow::Result<Vec<[f64; 4]>> {
+/// rel NT) per N, and the conditioning of the two limit kernels K^RF, K^NT (the matrices
+/// `kernel_concentration_error` factors at every N).
+fn run_task(seed: u64, d: usize, n: usize, widths: &[usize]) -> anyhow::Result<TaskResult> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let x = sphere_points(&mut rng, n, d);
     let max_width = *widths.iter().max().unwrap_or(&1);
     let w_all = gaussian_matrix(&mut rng, max_width, d, 1.0 / (d as f64).sqrt());
     let (rf, nt) = limit_kernels(x.as_ref())?;
+    let conditioning = [
+        Conditioning::of(rf.as_ref())?,
+        Conditioning::of(nt.as_ref())?,
+    ];
     let mut out = Vec::with_capacity(widths.len());
     for &width in widths {
         let w = w_all.as_ref().subrows(0, width);
@@ -120,7 +129,7 @@ fn run_task(seed: u64, d: usize, n: usize, widths: &[usize]) -> anyhow::Result<V
             rel_nt,
         ]);
     }
-    Ok(out)
+    Ok((out, conditioning))
 }
 
 impl Experiment for RfNtConcentration {
@@ -173,7 +182,7 @@ Similar picture holds for random features. And this proof is based on applying m
         }
         let done = std::sync::atomic::AtomicUsize::new(0);
         let total = tasks.len();
-        let results: Vec<anyhow::Result<Vec<[f64; 4]>>> = tasks
+        let results: Vec<anyhow::Result<TaskResult>> = tasks
             .par_iter()
             .enumerate()
             .map(|(t, &(d, n, _))| {
@@ -183,7 +192,13 @@ Similar picture holds for random features. And this proof is based on applying m
                 r
             })
             .collect();
-        let results: Vec<Vec<[f64; 4]>> = results.into_iter().collect::<anyhow::Result<_>>()?;
+        let (results, conditioning): (Vec<Vec<[f64; 4]>>, Vec<[Conditioning; 2]>) = results
+            .into_iter()
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
+        let cond_rf = ConditioningRange::new(conditioning.iter().map(|c| &c[0]));
+        let cond_nt = ConditioningRange::new(conditioning.iter().map(|c| &c[1]));
 
         // Median over repetitions for each (d, n, N) and quantity.
         struct Cell {
@@ -430,6 +445,13 @@ RF / √((n+d)/(Nd)) ∈ [{rf_lo:.3}, {rf_hi:.3}]; RF / √(n/N) ∈ [{rfn_lo:.3
             "ratio_nt_range": [nt_lo, nt_hi],
             "ratio_rf_range": [rf_lo, rf_hi],
             "ratio_rf_sqrt_n_over_N_range": [rfn_lo, rfn_hi],
+            "limit_kernel_conditioning": {
+                "rf": cond_rf.json(),
+                "nt": cond_nt.json(),
+                "per_task": tasks.iter().zip(&conditioning).map(|(&(d, n, rep), c)| json!({
+                    "d": d, "n": n, "repetition": rep, "rf": c[0].json(), "nt": c[1].json(),
+                })).collect::<Vec<_>>(),
+            },
             "data_file": data_rel,
         });
         if let Some(parent) = data_abs.parent() {
@@ -447,7 +469,12 @@ ReLU (`ntk_kernels::random_features::random_feature_kernels`), finite-N kernels 
 `RandomFeatures::kernels` on the first N rows of one weight matrix; ‖K^(−1/2)K_N K^(−1/2) − I‖_op by \
 `ntk_bounds::concentration::kernel_concentration_error` (Cholesky factor K = LLᵀ, eigenvalues of \
 L⁻¹K_N L⁻ᵀ). Slopes are least-squares log-log fits in N per (n, d) cell (bootstrap intervals in \
-results.json); the claimed slope is their mean."
+results.json); the claimed slope is their mean. Solves: each limit kernel is factored (and \
+L⁻¹ applied) once per N; over the {} limit kernels (one per (d, n, repetition)) K^RF has {} and K^NT \
+has {} (per task in results.json).",
+            conditioning.len(),
+            cond_rf.markdown(),
+            cond_nt.markdown()
         );
 
         let interpretation = format!(

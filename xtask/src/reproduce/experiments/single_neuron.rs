@@ -11,6 +11,7 @@
 //! E(σ(⟨w,x⟩) − σ(⟨w*,x⟩))² = ‖w‖²/2 + ‖w*‖²/2 − 2‖w‖‖w*‖κ₁(cos∠(w, w*)) with κ₁ the degree-1
 //! arc-cosine kernel (Cho & Saul 2009), evaluated through `ntk_kernels::analytic::dual`.
 
+use super::du_synthetic::{Conditioning, ConditioningRange};
 use super::lazy_ratio::median;
 use super::rf_nt_concentration::gaussian_matrix;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
@@ -155,8 +156,14 @@ fn ntk_matrix(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> anyhow::Result<Mat<f64>
     Ok(&k.rf + &k.nt)
 }
 
-/// Normalised test error of NTK kernel ridge regression with `n` samples of the teacher.
-fn krr_error(seed: u64, w_star: &[f64], n: usize, n_test: usize) -> anyhow::Result<f64> {
+/// Normalised test error of NTK kernel ridge regression with `n` samples of the teacher, and the
+/// conditioning of its solve (K + λI).
+fn krr_error(
+    seed: u64,
+    w_star: &[f64],
+    n: usize,
+    n_test: usize,
+) -> anyhow::Result<(f64, Conditioning)> {
     let d = w_star.len();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let x = gaussian_matrix(&mut rng, n, d, 1.0);
@@ -178,7 +185,7 @@ fn krr_error(seed: u64, w_star: &[f64], n: usize, n_test: usize) -> anyhow::Resu
         .sum::<f64>()
         / n_test as f64;
     let norm = 0.5 * w_star.iter().map(|v| v * v).sum::<f64>();
-    Ok(mse / norm)
+    Ok((mse / norm, Conditioning::from_info(&pred.info)))
 }
 
 fn unit_vector(rng: &mut ChaCha8Rng, d: usize) -> Vec<f64> {
@@ -237,7 +244,7 @@ through. We will talk about the scaling $\\gamma \\propto \\frac{1}{N^2}$ (a.k.a
         fig3_grid.dedup();
 
         // GD runs and the kernel regression at the same n, one task per seed.
-        let runs: Vec<anyhow::Result<(GdRun, f64)>> = (0..seeds)
+        let runs: Vec<anyhow::Result<(GdRun, f64, Conditioning)>> = (0..seeds)
             .into_par_iter()
             .map(|s| {
                 let mut rng = ChaCha8Rng::seed_from_u64(ctx.task_seed(s as u64));
@@ -250,11 +257,13 @@ through. We will talk about the scaling $\\gamma \\propto \\frac{1}{N^2}$ (a.k.a
                 let w0: Vec<f64> = (0..d).map(|j| w0g[(0, j)]).collect();
                 let run = gd_run(x.as_ref(), &y, &w_star, w0, steps)
                     .with_context(|| format!("GD, seed {s}"))?;
-                let kernel = krr_error(ctx.task_seed(1000 + s as u64), &w_star, n, n_test)?;
-                Ok((run, kernel))
+                let (kernel, cond) = krr_error(ctx.task_seed(1000 + s as u64), &w_star, n, n_test)?;
+                Ok((run, kernel, cond))
             })
             .collect();
-        let runs: Vec<(GdRun, f64)> = runs.into_iter().collect::<anyhow::Result<_>>()?;
+        let runs: Vec<(GdRun, f64, Conditioning)> =
+            runs.into_iter().collect::<anyhow::Result<_>>()?;
+        let cond_same_n = ConditioningRange::new(runs.iter().map(|r| &r.2));
         (ctx.progress)(0.3);
 
         // Fig. 3: kernel regression error against n (one teacher per seed, median over seeds).
@@ -264,7 +273,7 @@ through. We will talk about the scaling $\\gamma \\propto \\frac{1}{N^2}$ (a.k.a
                 fig3_tasks.push((i, s));
             }
         }
-        let fig3_raw: Vec<anyhow::Result<f64>> = fig3_tasks
+        let fig3_raw: Vec<anyhow::Result<(f64, Conditioning)>> = fig3_tasks
             .par_iter()
             .map(|&(i, s)| {
                 let mut rng = ChaCha8Rng::seed_from_u64(ctx.task_seed(s as u64));
@@ -277,7 +286,15 @@ through. We will talk about the scaling $\\gamma \\propto \\frac{1}{N^2}$ (a.k.a
                 )
             })
             .collect();
-        let fig3_raw: Vec<f64> = fig3_raw.into_iter().collect::<anyhow::Result<_>>()?;
+        let (fig3_raw, fig3_cond): (Vec<f64>, Vec<Conditioning>) = fig3_raw
+            .into_iter()
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
+        let fig3_cond_range: Vec<ConditioningRange> = (0..fig3_grid.len())
+            .map(|i| ConditioningRange::new(&fig3_cond[i * seeds..(i + 1) * seeds]))
+            .collect();
+        let cond_fig3 = ConditioningRange::new(&fig3_cond);
         let fig3: Vec<f64> = (0..fig3_grid.len())
             .map(|i| median(&fig3_raw[i * seeds..(i + 1) * seeds]))
             .collect();
@@ -361,7 +378,7 @@ through. We will talk about the scaling $\\gamma \\propto \\frac{1}{N^2}$ (a.k.a
             "training loss / normalised test error",
         )
         .scales(AxisScale::Linear, AxisScale::Log);
-        for (s, (run, _)) in runs.iter().enumerate() {
+        for (s, (run, _, _)) in runs.iter().enumerate() {
             let stride = (run.train_loss.len() / 200).max(1);
             chart = chart.with(Series::line(
                 format!("train loss, seed {s}"),
@@ -422,19 +439,22 @@ through. We will talk about the scaling $\\gamma \\propto \\frac{1}{N^2}$ (a.k.a
         let mut table = String::new();
         writeln!(
             table,
-            "| seed | GD steps | GD test error | ln L̂ slope | R² | fitted steps | NTK KRR test error (n = {n}) |\n|---|---|---|---|---|---|---|"
+            "| seed | GD steps | GD test error | ln L̂ slope | R² | fitted steps | NTK KRR test error (n = {n}) | κ(K + λI) | λ_min | λ_max |\n|---|---|---|---|---|---|---|---|---|---|"
         )?;
-        for (s, (run, kernel)) in runs.iter().enumerate() {
+        for (s, (run, kernel, cond)) in runs.iter().enumerate() {
             writeln!(
                 table,
-                "| {s} | {} | {:.2e} | {:.4} | {:.5} | {}–{} | {:.4} |",
+                "| {s} | {} | {:.2e} | {:.4} | {:.5} | {}–{} | {:.4} | {:.3e} | {:.3e} | {:.3e} |",
                 run.train_loss.len() - 1,
                 run.final_test,
                 run.slope,
                 run.r_squared,
                 run.fit_range.0,
                 run.fit_range.1,
-                kernel
+                kernel,
+                cond.condition_number,
+                cond.lambda_min,
+                cond.lambda_max
             )?;
         }
         writeln!(
@@ -445,13 +465,19 @@ through. We will talk about the scaling $\\gamma \\propto \\frac{1}{N^2}$ (a.k.a
         )?;
         writeln!(
             table,
-            "| n | log n / log d | NTK KRR test error |\n|---|---|---|"
+            "| n | log n / log d | NTK KRR test error | κ(K + λI) over teachers | λ_min | λ_max |\n|---|---|---|---|---|---|"
         )?;
-        for (&nn, &e) in fig3_grid.iter().zip(&fig3) {
+        for ((&nn, &e), c) in fig3_grid.iter().zip(&fig3).zip(&fig3_cond_range) {
             writeln!(
                 table,
-                "| {nn} | {:.2} | {e:.4} |",
-                (nn as f64).ln() / df.ln()
+                "| {nn} | {:.2} | {e:.4} | {:.3e}–{:.3e} | {:.3e}–{:.3e} | {:.3e}–{:.3e} |",
+                (nn as f64).ln() / df.ln(),
+                c.condition_number.0,
+                c.condition_number.1,
+                c.lambda_min.0,
+                c.lambda_min.1,
+                c.lambda_max.0,
+                c.lambda_max.1
             )?;
         }
 
@@ -463,6 +489,12 @@ through. We will talk about the scaling $\\gamma \\propto \\frac{1}{N^2}$ (a.k.a
             "fig3": {"n": fig3_grid, "error": fig3, "raw": fig3_raw},
             "levels": {"l0": relu_tail_fraction(0), "l1": level1, "l2": level2, "l4": relu_tail_fraction(4)},
             "spearman": rho,
+            "solve_conditioning": {
+                "same_n": cond_same_n.json(),
+                "same_n_per_seed": runs.iter().map(|r| r.2.json()).collect::<Vec<_>>(),
+                "fig3": cond_fig3.json(),
+                "fig3_per_n": fig3_grid.iter().zip(&fig3_cond_range).map(|(&nn, c)| json!({"n": nn, "range": c.json()})).collect::<Vec<_>>(),
+            },
         });
         let (data_abs, _) = ctx.data_path("runs.json");
         if let Some(parent) = data_abs.parent() {
@@ -480,7 +512,11 @@ Test error = exact population error E(f_w − f*)² (closed form via the arc-cos
 K = K^RF + K^NT (seed 004 §1.2 with w ~ N(0, I/d)), ridge λ = {RIDGE}, test error on {n_test} fresh \
 Gaussian points, normalised by 1/2. Fig. 3: the same regression for n on a log grid up to {n_max:.0}, \
 median over {seeds} teachers, against the levels ‖P_>l f*‖²/‖f*‖² from ReLU's Hermite coefficients \
-(μ₀² = 1/(2π), μ₁² = 1/4, μ_k² = ((k−3)!!)²/(2πk!) for even k, 0 for odd k ≥ 3). {seeds} seeds."
+(μ₀² = 1/(2π), μ₁² = 1/4, μ_k² = ((k−3)!!)²/(2πk!) for even k, 0 for odd k ≥ 3). {seeds} seeds. \
+Solves (`kernel_ridge`, Cholesky of K + λI, λ_min/λ_max by its Lanczos estimate): at n = {n}, {}; \
+Fig. 3 grid, {} (per n in the table).",
+            cond_same_n.markdown(),
+            cond_fig3.markdown()
         );
         let interpretation = format!(
             "Gradient descent on the single neuron reaches a normalised test error of at most {worst_gd:.1e} \

@@ -12,12 +12,14 @@
 //! - full training: every layer is trained (GD, as in `interpolator`); the centred net is
 //!   compared with Θ(x,X)Θ⁻¹y, and ‖Θ̂_∞ − Θ̂₀‖_F/‖Θ̂₀‖_F is measured on the training inputs.
 
+use super::du_synthetic::{Conditioning, ConditioningRange};
 use super::interpolator::{Problem, Trainer, kernel_interpolant, median, sup_gap, train_centred};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::{Bootstrap, power_law_fit};
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::Par;
+use ntk_kernels::analytic::{Get, kernel};
 use ntk_kernels::regression::least_norm_interpolator;
 use ntk_kernels::{Activation, Architecture, Parameterization};
 use ntk_nets::{Mlp, MlpSpec};
@@ -39,12 +41,15 @@ const DEPTH: usize = 2;
 /// One seed at one width: (weak centred prediction, full-training run).
 struct Pair {
     weak_test: Vec<f64>,
+    /// Conditioning of the weak limit's solve with K̂ (Lanczos estimate of `least_norm_interpolator`).
+    weak_cond: Conditioning,
     full: super::interpolator::Run,
 }
 
 /// The weakly trained (readout-only) net's centred limit K̂(x*,X)K̂⁻¹y with the empirical NNGP
-/// kernel at θ⁰: the exact t → ∞ solution of its gradient flow (the model is linear in the readout).
-fn weak_limit(mlp: &Mlp, problem: &Problem, seed: u64) -> anyhow::Result<Vec<f64>> {
+/// kernel at θ⁰: the exact t → ∞ solution of its gradient flow (the model is linear in the readout),
+/// with the conditioning of the solve.
+fn weak_limit(mlp: &Mlp, problem: &Problem, seed: u64) -> anyhow::Result<(Vec<f64>, Conditioning)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let theta0 = mlp.init_params(&mut rng);
     let k_train =
@@ -52,7 +57,21 @@ fn weak_limit(mlp: &Mlp, problem: &Problem, seed: u64) -> anyhow::Result<Vec<f64
     let k_test = mlp.empirical_nngp(&theta0, problem.x_test.as_ref(), problem.x_train.as_ref())?;
     let y = faer::Mat::from_fn(problem.y.len(), 1, |i, _| problem.y[i]);
     let pred = least_norm_interpolator(k_train.as_ref(), k_test.as_ref(), y.as_ref(), Par::Seq)?;
-    Ok((0..pred.mean.nrows()).map(|i| pred.mean[(i, 0)]).collect())
+    Ok((
+        (0..pred.mean.nrows()).map(|i| pred.mean[(i, 0)]).collect(),
+        Conditioning::from_info(&pred.info),
+    ))
+}
+
+/// Conditioning of Θ̂₀, the matrix of a full run's linearized reference solve (its exact
+/// extreme eigenvalues are part of the run).
+fn full_conditioning(run: &super::interpolator::Run) -> Conditioning {
+    Conditioning {
+        lambda_min: run.lambda_min,
+        lambda_max: run.lambda_max,
+        condition_number: run.lambda_max / run.lambda_min,
+        exact: true,
+    }
 }
 
 impl Experiment for WeakVsFull {
@@ -113,6 +132,13 @@ the finite network's output f₀, which is why outputs are compared after centri
         let (f_ntk, cond_ntk) = kernel_interpolant(&arch, &problem, true)?;
         let (f_nngp, cond_nngp) = kernel_interpolant(&arch, &problem, false)?;
         let distance = sup_gap(&f_ntk, &f_nngp);
+        // Exact extreme eigenvalues of the two analytic train Grams the interpolants solve with
+        // (`kernel_interpolant` returns only the Lanczos condition number).
+        let train_kernels = kernel(&arch, problem.x_train.as_ref(), None, Get::BOTH)?;
+        let missing = || anyhow!("kernel not computed");
+        let exact_ntk = Conditioning::of(train_kernels.ntk.as_ref().ok_or_else(missing)?.as_ref())?;
+        let exact_nngp =
+            Conditioning::of(train_kernels.nngp.as_ref().ok_or_else(missing)?.as_ref())?;
 
         let tasks: Vec<(usize, usize)> = (0..widths.len())
             .rev()
@@ -136,8 +162,10 @@ the finite network's output f₀, which is why outputs are compared after centri
                     ))?
                     .with_parallelism(Par::Seq);
                     let seed = ctx.task_seed((w * 1000 + s) as u64);
+                    let (weak_test, weak_cond) = weak_limit(&mlp, &problem, seed)?;
                     Ok(Pair {
-                        weak_test: weak_limit(&mlp, &problem, seed)?,
+                        weak_test,
+                        weak_cond,
                         full: train_centred(&mlp, &problem, seed, Trainer::Descent)?,
                     })
                 })()
@@ -150,12 +178,13 @@ the finite network's output f₀, which is why outputs are compared after centri
         let pairs: Vec<Pair> = results.into_iter().collect::<anyhow::Result<_>>()?;
 
         let mut rows = Vec::new();
+        let mut cond_rows = Vec::new();
         let mut table = String::new();
         writeln!(
             table,
-            "| width | median ‖Θ̂_∞−Θ̂₀‖_F/‖Θ̂₀‖_F | weak: sup\\|f − f̂_NNGP\\| | weak: sup\\|f − f̂_NTK\\| | full: sup\\|f − f̂_NTK\\| | full: sup\\|f − f̂_NNGP\\| | max L(∞)/L(0) (full) |"
+            "| width | median ‖Θ̂_∞−Θ̂₀‖_F/‖Θ̂₀‖_F | weak: sup\\|f − f̂_NNGP\\| | weak: sup\\|f − f̂_NTK\\| | full: sup\\|f − f̂_NTK\\| | full: sup\\|f − f̂_NNGP\\| | max L(∞)/L(0) (full) | weak: κ(K̂) | full: κ(Θ̂₀) |"
         )?;
-        writeln!(table, "|---|---|---|---|---|---|---|")?;
+        writeln!(table, "|---|---|---|---|---|---|---|---|---|")?;
         for (wi, &w) in widths.iter().enumerate() {
             let idx: Vec<usize> = (0..tasks.len()).filter(|&t| tasks[t].0 == wi).collect();
             let col = |f: &dyn Fn(&Pair) -> f64| -> Vec<f64> {
@@ -168,6 +197,12 @@ the finite network's output f₀, which is why outputs are compared after centri
             let full_nngp = col(&|p| sup_gap(&p.full.centred_test, &f_nngp));
             let loss = col(&|p| p.full.loss_ratio);
             let max_loss = loss.iter().cloned().fold(0.0, f64::max);
+            let weak_cond = ConditioningRange::new(idx.iter().map(|&t| &pairs[t].weak_cond));
+            let full_cond_list: Vec<Conditioning> = idx
+                .iter()
+                .map(|&t| full_conditioning(&pairs[t].full))
+                .collect();
+            let full_cond = ConditioningRange::new(&full_cond_list);
             let row = [
                 median(&change),
                 median(&weak_nngp),
@@ -178,13 +213,25 @@ the finite network's output f₀, which is why outputs are compared after centri
             ];
             writeln!(
                 table,
-                "| {w} | {:.3e} | {:.3e} | {:.3e} | {:.3e} | {:.3e} | {:.1e} |",
-                row[0], row[1], row[2], row[3], row[4], row[5]
+                "| {w} | {:.3e} | {:.3e} | {:.3e} | {:.3e} | {:.3e} | {:.1e} | {:.3e}–{:.3e} | {:.3e}–{:.3e} |",
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                weak_cond.condition_number.0,
+                weak_cond.condition_number.1,
+                full_cond.condition_number.0,
+                full_cond.condition_number.1
             )?;
+            cond_rows.push((w, weak_cond, full_cond));
             rows.push(json!({
                 "width": w, "ntk_change": change, "weak_gap_nngp": weak_nngp,
                 "weak_gap_ntk": weak_ntk, "full_gap_ntk": full_ntk, "full_gap_nngp": full_nngp,
                 "loss_ratio": loss,
+                "weak_solve_conditioning": idx.iter().map(|&t| pairs[t].weak_cond.json()).collect::<Vec<_>>(),
+                "full_linearized_solve_conditioning": full_cond_list.iter().map(Conditioning::json).collect::<Vec<_>>(),
             }));
         }
         let median_of = |key: &str| -> Vec<f64> {
@@ -304,6 +351,10 @@ the finite network's output f₀, which is why outputs are compared after centri
             "input_dim": INPUT_DIM, "n_train": N_TRAIN, "n_test": N_TEST, "depth": DEPTH,
             "seeds": seeds, "widths": widths, "y_sup": y_sup,
             "interpolant_distance": distance, "condition_ntk": cond_ntk, "condition_nngp": cond_nngp,
+            "analytic_conditioning_exact": {"ntk": exact_ntk.json(), "nngp": exact_nngp.json()},
+            "solve_conditioning_ranges": cond_rows.iter().map(|(w, weak, full)| json!({
+                "width": w, "weak_nngp": weak.json(), "full_linearized_ntk": full.json(),
+            })).collect::<Vec<_>>(),
             "slopes": {"ntk_change": fit_change.exponent, "weak_gap": fit_weak.exponent, "full_gap": fit_full.exponent},
             "per_width": rows,
         });
@@ -311,6 +362,8 @@ the finite network's output f₀, which is why outputs are compared after centri
         std::fs::create_dir_all(data_abs.parent().expect("data dir"))?;
         std::fs::write(&data_abs, serde_json::to_string_pretty(&data)?)?;
 
+        let all_full: Vec<Conditioning> =
+            pairs.iter().map(|p| full_conditioning(&p.full)).collect();
         let setup = format!(
             "- Data: as in `interpolator` (this experiment's own seed stream): n = {N_TRAIN} training and \
 {N_TEST} held-out inputs uniform on √d·S^(d−1), d = {INPUT_DIM}, y = tanh(x₁) + x₂x₃/2, ‖y‖∞ = {y_sup:.3}.\n\
@@ -323,7 +376,14 @@ so its gradient flow ends at the min-norm solution from θ⁰, f₀ + K̂(x,X)K�
 ratio is 1e-9 (see `interpolator` for the choice and its check against gradient flow); Θ̂ on the \
 training inputs before and after.\n\
 - Kernel predictors: `ntk_kernels::analytic::kernel` NNGP Σ and NTK Θ, least-norm interpolants \
-(condition numbers {cond_nngp:.1} and {cond_ntk:.1}); sup|f̂_NTK − f̂_NNGP| = {distance:.3e} at the held-out points."
+(condition numbers {cond_nngp:.1} and {cond_ntk:.1} by the solver's Lanczos estimate; exactly: Σ {}, Θ {}); \
+sup|f̂_NTK − f̂_NNGP| = {distance:.3e} at the held-out points.\n\
+- Solves per run: the weak limit solves with K̂ (all widths and seeds: {}); the full run's linearized \
+reference Θ̂₀(x*,X)Θ̂₀⁻¹y solves with Θ̂₀ ({}); per width in the table, per run in measurements.json.",
+            ConditioningRange::new([&exact_nngp]).markdown(),
+            ConditioningRange::new([&exact_ntk]).markdown(),
+            ConditioningRange::new(pairs.iter().map(|p| &p.weak_cond)).markdown(),
+            ConditioningRange::new(&all_full).markdown()
         );
         let interpretation = format!(
             "Full training moves the empirical NTK by a relative amount that decays like m^{:.2} \
