@@ -237,19 +237,18 @@ fn mse(pred: MatRef<'_, f64>, truth: MatRef<'_, f64>) -> f64 {
         / truth.nrows() as f64
 }
 
-/// (K + λI)⁻¹y by `ntk_kernels::regression::Cholesky` (K + λI = LLᵀ, sequential), with the
-/// condition number κ(K + λI) of the solve (block-Lanczos estimate from the factor).
+/// (K + λI)⁻¹y by `ntk_kernels::regression::Cholesky` (K + λI = LLᵀ, sequential), with the factor
+/// (whose `info()` gives the condition number κ(K + λI) on request: a block-Lanczos estimate).
 fn ridge_solve(
     k: MatRef<'_, f64>,
     y: MatRef<'_, f64>,
     ridge: f64,
-) -> anyhow::Result<(Mat<f64>, f64)> {
+) -> anyhow::Result<(Mat<f64>, Cholesky)> {
     let n = k.nrows();
     let factor = Cholesky::factor(k, ridge, Par::Seq)
         .map_err(|e| anyhow!("Cholesky of K + {ridge}·I (n = {n}) failed: {e}"))?;
     let sol = factor.solve(y, Par::Seq)?;
-    let info = factor.info()?;
-    Ok((sol, info.condition_number))
+    Ok((sol, factor))
 }
 
 /// Test error of kernel ridge regression f̂(x) = k(x, X)(K + λI)⁻¹y with `n` samples and the
@@ -273,10 +272,10 @@ fn krr_error(seed: u64, d: usize, n: usize, n_test: usize) -> anyhow::Result<(f6
         matmul(pred.as_mut(), Accum::Replace, k_eval, alpha, 1.0, Par::Seq);
         pred
     };
-    // (validation error, ridge, test error, κ(K + λI)) of the best ridge so far.
-    let mut best = (f64::INFINITY, RIDGES[0], f64::NAN, f64::NAN);
+    // (validation error, ridge, test error, factor of K + λI) of the best ridge so far.
+    let mut best: (f64, f64, f64, Option<Cholesky>) = (f64::INFINITY, RIDGES[0], f64::NAN, None);
     for &ridge in &RIDGES {
-        let (alpha, condition) = ridge_solve(k.as_ref(), y.as_ref(), ridge)
+        let (alpha, factor) = ridge_solve(k.as_ref(), y.as_ref(), ridge)
             .with_context(|| format!("kernel ridge at d={d}, n={n}"))?;
         let err = mse(
             predict(k_val.as_ref(), alpha.as_ref()).as_ref(),
@@ -287,10 +286,15 @@ fn krr_error(seed: u64, d: usize, n: usize, n_test: usize) -> anyhow::Result<(f6
                 predict(k_test.as_ref(), alpha.as_ref()).as_ref(),
                 y_test.as_ref(),
             );
-            best = (err, ridge, test, condition);
+            best = (err, ridge, test, Some(factor));
         }
     }
-    Ok((best.2, best.1, best.3))
+    // κ of the solve whose predictions are reported (the chosen ridge).
+    let condition = match &best.3 {
+        Some(factor) => factor.info()?.condition_number,
+        None => f64::NAN,
+    };
+    Ok((best.2, best.1, condition))
 }
 
 /// Population (n = ∞) error of the RF model with the first `width` unit-norm rows of `w`:
@@ -387,8 +391,9 @@ fn nt_large_sample_error(
     // smallest eigenvalue that matters (the fit error moves by < 1e-8).
     let mean_diag = (0..p).map(|i| gram[(i, i)]).sum::<f64>() / p as f64;
     let gram = Mat::from_fn(p, p, |i, j| gram[(i.max(j), i.min(j))]);
-    let (b, condition) = ridge_solve(gram.as_ref(), rhs.as_ref(), 1e-10 * mean_diag)
+    let (b, factor) = ridge_solve(gram.as_ref(), rhs.as_ref(), 1e-10 * mean_diag)
         .with_context(|| format!("NT normal equations (p = {p})"))?;
+    let condition = factor.info()?.condition_number;
     let mut err = 0.0;
     let mut done = 0;
     while done < n_test {
