@@ -336,3 +336,41 @@ fn results_are_identical_with_one_and_two_threads() {
     }
     assert_eq!(texts[0], texts[1]);
 }
+
+/// The `-dirty` mark ignores edits inside the run's own output directory (regenerating the
+/// committed report) but not edits anywhere else.
+#[test]
+fn dirty_mark_ignores_the_output_directory_only() {
+    use std::process::Command;
+    use xtask::reproduce::environment::git_commit_at;
+    let repo = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .current_dir(repo.path())
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "git {args:?}: {status:?}");
+    };
+    git(&["init", "-q"]);
+    let out = repo.path().join("docs/reproduction");
+    fs::create_dir_all(&out).unwrap();
+    fs::write(out.join("REPORT.md"), "old").unwrap();
+    fs::write(repo.path().join("src.rs"), "fn a() {}").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "init"]);
+    let clean = git_commit_at(repo.path(), &out);
+    assert_eq!(clean.len(), 40, "{clean}");
+    fs::write(out.join("REPORT.md"), "new").unwrap();
+    assert_eq!(git_commit_at(repo.path(), &out), clean);
+    fs::write(repo.path().join("src.rs"), "fn b() {}").unwrap();
+    assert_eq!(git_commit_at(repo.path(), &out), format!("{clean}-dirty"));
+}

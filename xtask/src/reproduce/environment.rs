@@ -1,12 +1,21 @@
 //! The run's environment for the report header: git commit, date, CPU model, thread count.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The current git commit (`git rev-parse HEAD`), with `-dirty` if tracked files are modified;
-/// `"unknown"` outside a git checkout.
-pub fn git_commit() -> String {
+/// `"unknown"` outside a git checkout. Modifications inside `out_dir` (the run's own output
+/// directory, e.g. the committed report being regenerated) do not count: they cannot change
+/// the results.
+pub fn git_commit(out_dir: &Path) -> String {
+    git_commit_at(Path::new("."), out_dir)
+}
+
+/// [`git_commit`] for the checkout containing `dir`.
+pub fn git_commit_at(dir: &Path, out_dir: &Path) -> String {
     let head = Command::new("git")
+        .current_dir(dir)
         .args(["rev-parse", "HEAD"])
         .output()
         .ok()
@@ -16,8 +25,20 @@ pub fn git_commit() -> String {
     let Some(head) = head else {
         return "unknown".into();
     };
+    let mut args = vec![
+        "status".to_string(),
+        "--porcelain".to_string(),
+        "--untracked-files=no".to_string(),
+    ];
+    if let Ok(out) = std::fs::canonicalize(out_dir) {
+        // Pathspecs are relative to the working directory; an absolute exclude works from any.
+        args.push("--".to_string());
+        args.push(":/".to_string());
+        args.push(format!(":(exclude){}", out.display()));
+    }
     let dirty = Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=no"])
+        .current_dir(dir)
+        .args(&args)
         .output()
         .ok()
         .filter(|o| o.status.success())

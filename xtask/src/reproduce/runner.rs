@@ -265,7 +265,7 @@ pub fn run(experiments: &[Box<dyn Experiment>], config: &RunConfig) -> Result<Ru
     let commit = config
         .commit
         .clone()
-        .unwrap_or_else(environment::git_commit);
+        .unwrap_or_else(|| environment::git_commit(out_dir));
     let date = environment::utc_now();
 
     remove_stale_staging(out_dir);
