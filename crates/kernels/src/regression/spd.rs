@@ -320,10 +320,9 @@ impl Cholesky {
                 lambda_min: exact_lambda_min(with_ridge(k, ridge).as_ref(), par)?,
             });
         }
-        for j in 0..n {
-            for i in 0..j {
-                lower[(i, j)] = 0.0;
-            }
+        // Zero the strict upper triangle, column by column (contiguous, no per-entry bounds check).
+        for j in 1..n {
+            lower.as_mut().col_mut(j).subrows_mut(0, j).fill(0.0);
         }
         // Cheap screen for numerical singularity: every pivot L_jj² is a diagonal entry of a
         // Schur complement, so λ_min ≤ min_j L_jj², and λ_max ≥ max_i A_ii. A pivot below
