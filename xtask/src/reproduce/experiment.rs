@@ -169,6 +169,19 @@ impl Context<'_> {
         (self.staging_dir.join(&rel), rel)
     }
 
+    /// Writes `data` as pretty JSON to the data file `name` ([`Context::data_path`], creating the
+    /// directory) and returns its relative name. Staged like every output: the runner moves it
+    /// into place atomically with the report.
+    pub fn write_json(&self, name: &str, data: &serde_json::Value) -> anyhow::Result<String> {
+        let (path, rel) = self.data_path(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, serde_json::to_string_pretty(data)?)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        Ok(rel)
+    }
+
     /// The staging directory.
     pub fn staging(&self) -> &Path {
         &self.staging_dir

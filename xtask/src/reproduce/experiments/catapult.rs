@@ -33,15 +33,6 @@ use std::fmt::Write as _;
 
 pub struct Catapult;
 
-/// Writes pretty JSON, creating the parent directory.
-fn write_json(path: &std::path::Path, data: &serde_json::Value) -> anyhow::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(path, serde_json::to_string_pretty(data)?)?;
-    Ok(())
-}
-
 /// Half-width of the excluded band around each predicted boundary (the 2%).
 const BOUNDARY_TOLERANCE: f64 = 0.02;
 /// A run has converged when |Δf_T| ≤ this × max_t |Δf_t|.
@@ -724,7 +715,6 @@ impl Experiment for Catapult {
         render_svg(&net_chart, &net_path)?;
 
         // ---- Data files.
-        let (sweep_path, sweep_rel) = ctx.data_path("sweep.json");
         let sweep_json: Vec<serde_json::Value> = sweep
             .iter()
             .map(|r| {
@@ -734,7 +724,7 @@ impl Experiment for Catapult {
                        "steps_run": r.steps_run})
             })
             .collect();
-        write_json(&sweep_path, &json!(sweep_json))?;
+        let sweep_rel = ctx.write_json("sweep.json", &json!(sweep_json))?;
 
         // ---- Claims.
         let mut claims = vec![

@@ -296,15 +296,6 @@ pub(super) fn geometric_grid(lo: f64, hi: f64, count: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Writes `data` as pretty JSON at `path` (creating the directory).
-pub(super) fn write_json(path: &Path, data: &serde_json::Value) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(path, serde_json::to_string_pretty(data)?)?;
-    Ok(())
-}
-
 /// Renders a chart, creating the figure directory first.
 pub(super) fn render(chart: &Chart, path: &Path) -> Result<()> {
     if let Some(parent) = path.parent() {
@@ -726,8 +717,7 @@ with the one-sided assumption ‖x_i − x_j‖ ≥ φ of Assumption 3.2, not wi
             "lambda0_parallel": lambda_parallel, "lambda0_phi_slope": phi_slope,
             "loss_curves_seed0": widths.iter().enumerate().map(|(w, m)| json!({"m": m, "loss": runs[w * n_seeds].losses})).collect::<Vec<_>>(),
         });
-        let (data_abs, _) = ctx.data_path("runs.json");
-        write_json(&data_abs, &data)?;
+        ctx.write_json("runs.json", &data)?;
         (ctx.progress)(1.0);
         Ok(Findings {
             setup,

@@ -12,7 +12,7 @@
 
 use super::du_synthetic::{
     Conditioning, ConditioningRange, fixed_sign_net, gaussian_labels, lambda_max, median, render,
-    sphere_points, write_json,
+    sphere_points,
 };
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::{Bootstrap, power_law_fit, spearman};
@@ -445,8 +445,7 @@ corruption protocol matters for p > 0.5.",
                 "spearman_bound_error": rho, "spearman_p_bound": rho_bound_p, "spearman_p_error": rho_error_p,
                 "h_infinity_conditioning": h_train_cond.json()},
         });
-        let (data_abs, _) = ctx.data_path("runs.json");
-        write_json(&data_abs, &data)?;
+        ctx.write_json("runs.json", &data)?;
         (ctx.progress)(1.0);
         Ok(Findings {
             setup,

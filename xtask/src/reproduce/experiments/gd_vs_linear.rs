@@ -7,7 +7,7 @@
 //! (seed 004 Thm 3). The step is η = ½/λ_max(Θ̂₀/n) of each run's own kernel, which for γ = 1/N
 //! means η ∝ N: both scalings then move the outputs on the same time scale.
 
-use super::lazy_ratio::{doubling_grid, fit, median, write_json};
+use super::lazy_ratio::{doubling_grid, fit, median};
 use super::rf_nt_concentration::sphere_points;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
@@ -340,8 +340,7 @@ Theorem 3 (informal version of [DZPS18, DLL⁺19, AZLS19, ZCZG20, COB19]). *When
             "exponents": {"lazy": [lazy_fit.exponent, lazy_fit.interval.0, lazy_fit.interval.1],
                 "mean_field": [mf_fit.exponent, mf_fit.interval.0, mf_fit.interval.1]},
         });
-        let (data_abs, _) = ctx.data_path("runs.json");
-        write_json(&data_abs, &data)?;
+        ctx.write_json("runs.json", &data)?;
 
         let setup = format!(
             "f_θ(x) = γ Σᵢ aᵢ tanh(⟨wᵢ, x⟩) (ntk_nets::TwoLayer, both layers trained), wᵢ ~ N(0, I/d), aᵢ ~ N(0, 1), \

@@ -15,9 +15,7 @@
 //! * The empirical Rademacher complexity of the H^∞-RKHS ball of radius B by Monte Carlo
 //!   against its trace bound B√(tr H^∞)/n (= B/√(2n) on the sphere: the first term of Lemma 5.4).
 
-use super::du_synthetic::{
-    Conditioning, ConditioningRange, lambda_max, neuron_movement, render, write_json,
-};
+use super::du_synthetic::{Conditioning, ConditioningRange, lambda_max, neuron_movement, render};
 use super::fine_grained::{corrupt_labels, digits_split, train_centred, zero_one_error};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::plot::{AxisScale, Chart, Series};
@@ -327,8 +325,7 @@ with p as yᵀ(H^∞)⁻¹y does (see `fine-grained`).",
                 "mc_rademacher": l.mc_mean, "mc_std_error": l.mc_se, "trace_bound": l.trace_bound,
             })).collect::<Vec<_>>(),
         });
-        let (data_abs, _) = ctx.data_path("levels.json");
-        write_json(&data_abs, &data)?;
+        ctx.write_json("levels.json", &data)?;
         (ctx.progress)(1.0);
         Ok(Findings {
             setup,

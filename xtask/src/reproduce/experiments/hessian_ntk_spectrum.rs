@@ -7,7 +7,7 @@
 //! has the top eigenvalues of JᵀJ/n up to |λᵢ(∇²L) − λᵢ(JᵀJ/n)| ≤ ‖R‖ (Weyl), which vanishes
 //! with the residual (seed 003, "NTK and the Hessian of the loss"; Sagun et al. 2017).
 
-use super::lazy_ratio::{fit, unit_sphere_points, write_json};
+use super::lazy_ratio::{fit, unit_sphere_points};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::spearman;
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
@@ -415,8 +415,7 @@ Thus, near the global minimum  $\\mathbf{w}_*$  with  $L(\\mathbf{w}_*) \\approx
             "error_exponent": [error_fit.exponent, error_fit.interval.0, error_fit.interval.1],
             "weyl_violation": weyl_violation,
         });
-        let (data_abs, _) = ctx.data_path("checkpoints.json");
-        write_json(&data_abs, &data)?;
+        ctx.write_json("checkpoints.json", &data)?;
 
         let setup = format!(
             "A tanh MLP with {depth} hidden layers of width {width} (NTK parameterization, w_std = 1, b_std = 0.1; \

@@ -667,14 +667,12 @@ compare the centred network f − f₀ with the interpolator."
         .with(s2);
         render_svg(&chart2, &fig2_abs)?;
 
-        let (csv_abs, _csv_rel) = ctx.data_path("gaps.json");
-        std::fs::create_dir_all(csv_abs.parent().expect("data dir"))?;
         let data = json!({
             "input_dim": INPUT_DIM, "n_train": N_TRAIN, "n_test": N_TEST, "seeds": seeds,
             "w_std": W_STD, "y_sup": y_sup, "configs": data_configs,
             "ntk_interpolants": interpolants,
         });
-        std::fs::write(&csv_abs, serde_json::to_string_pretty(&data)?)?;
+        ctx.write_json("gaps.json", &data)?;
 
         let setup = format!(
             "- Data: n = {N_TRAIN} training and {N_TEST} held-out inputs uniform on √d·S^(d−1), d = {INPUT_DIM} \

@@ -17,7 +17,7 @@
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::linear_fit;
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use ntk_kernels::analytic::{Get, kernel};
@@ -100,14 +100,6 @@ pub(super) fn quantile(values: &[f64], q: f64) -> f64 {
     let pos = q * (v.len() - 1) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
     v[lo] + (pos - lo as f64) * (v[hi] - v[lo])
-}
-
-pub(super) fn write_json(path: &Path, data: &serde_json::Value) -> anyhow::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(path, serde_json::to_string_pretty(data)?)
-        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Thin curves of one kind (e.g. "n = 500, t = 0": one curve per initialisation), one legend entry.
@@ -1086,8 +1078,7 @@ fn run(ctx: &Context<'_>) -> anyhow::Result<Findings> {
             "loss_trained": runs.iter().map(|r| r.loss_trained).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     });
-    let (curves_abs, _) = ctx.data_path("curves.json");
-    write_json(&curves_abs, &curves)?;
+    ctx.write_json("curves.json", &curves)?;
 
     Ok(Findings {
         setup,

@@ -12,7 +12,7 @@
 
 use super::jacot_fig1::{
     Band, CurveGroup, INPUT_DIM, LEARNING_RATE, N_INITS, circle, curves_svg, jacot_architecture,
-    mean_std, quantile, target, write_json,
+    mean_std, quantile, target,
 };
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use anyhow::anyhow;
@@ -487,8 +487,7 @@ good indication of the distribution of f_θ(t) as t → ∞.\")"
                 "outputs": r.iter().map(|t| t.outputs.clone()).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         });
-        let (curves_abs, _) = ctx.data_path("curves.json");
-        write_json(&curves_abs, &curves)?;
+        ctx.write_json("curves.json", &curves)?;
 
         Ok(Findings {
             setup,

@@ -521,11 +521,7 @@ verify. For random sphere data λ₀ stays O(10^(−1)) and decreases slowly wit
                 "bounds": r.3.iter().zip(betas).map(|(b, beta)| json!({"beta": beta, "bound": b.0, "probability": b.1})).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         });
-        let (data_file, _) = ctx.data_path("results.json");
-        if let Some(parent) = data_file.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&data_file, serde_json::to_string_pretty(&data)?)?;
+        ctx.write_json("results.json", &data)?;
         Ok(Findings {
             setup,
             claims,

@@ -8,7 +8,7 @@
 //! so that ‖θ_α(∞) − θ⁰‖ = O(1/α) and g_α follows the linearized model up to O(1/α); on a
 //! teacher–student task the lazy (large α) solution generalises worse than the small-α one.
 
-use super::lazy_ratio::{distance, fit, median, write_json};
+use super::lazy_ratio::{distance, fit, median};
 use super::rf_nt_concentration::sphere_points;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::fit::spearman;
@@ -599,8 +599,7 @@ Lazy training does not exploit nonlinearities and typically is less efficient th
                 "gap": [gap_fit.exponent, gap_fit.interval.0, gap_fit.interval.1]},
             "gap_spearman": gap_rho, "test_ratio": test_ratio,
         });
-        let (data_abs, _) = ctx.data_path("runs.json");
-        write_json(&data_abs, &data)?;
+        ctx.write_json("runs.json", &data)?;
 
         let conditions: Vec<String> = setups
             .iter()

@@ -29,7 +29,6 @@ use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use serde_json::json;
 use std::fmt::Write as _;
-use std::path::Path;
 
 pub struct LazyRatio;
 
@@ -76,15 +75,6 @@ pub(super) fn distance(a: &[f64], b: &[f64]) -> f64 {
 /// `n` log-spaced integers from `lo` to `hi` (powers of two when both are).
 pub(super) fn doubling_grid(lo: usize, count: usize) -> Vec<usize> {
     (0..count).map(|k| lo << k).collect()
-}
-
-/// Writes pretty JSON, creating the parent directory.
-pub(super) fn write_json(path: &Path, data: &serde_json::Value) -> anyhow::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(path, serde_json::to_string_pretty(data)?)?;
-    Ok(())
 }
 
 /// Power-law fit with a bootstrap interval, as an anyhow error on failure.
@@ -469,8 +459,7 @@ $$f(\\boldsymbol{x};\\boldsymbol{\\theta}) = \\frac{1}{\\sqrt{d}} \\sum_{i=1}^{d
             },
             "closed_form_max_relative_error": closed_form_error,
         });
-        let (data_abs, _) = ctx.data_path("points.json");
-        write_json(&data_abs, &data)?;
+        ctx.write_json("points.json", &data)?;
 
         let setup = format!(
             "Seed 000's network f(x; θ) = (1/√d) Σᵢ βᵢ σ(wᵢᵀx) with d hidden units (the lecture's d is the \

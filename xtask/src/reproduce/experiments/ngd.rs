@@ -4,7 +4,7 @@
 
 use super::du_synthetic::{
     Conditioning, ConditioningRange, first_below, fixed_sign_net, gaussian_labels, geometric_grid,
-    lambda_max, median, pattern_flip_fraction, render, sphere_points, write_json,
+    lambda_max, median, pattern_flip_fraction, render, sphere_points,
 };
 use super::fine_grained::predicted_losses;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
@@ -594,8 +594,7 @@ neurons and too large a movement for a lazy run — not a property of GD: Thm 3'
             "ngd_slope": ngd_slope, "gd_slope": gd_slope, "gd_slope_against_lambda_min_init": init_slope,
             "gd_linearised_slope": linearised_slope, "gd_budget_factor": GD_BUDGET_FACTOR,
         });
-        let (data_abs, _) = ctx.data_path("runs.json");
-        write_json(&data_abs, &data)?;
+        ctx.write_json("runs.json", &data)?;
         (ctx.progress)(1.0);
         Ok(Findings {
             setup,

@@ -275,14 +275,12 @@ $$\\Theta^{(L)}(\\mathbf{x}, \\mathbf{x}') = \\sum_{h=1}^{L+1} \\left(\\Sigma^{(
         let (fig_abs, fig_rel) = ctx.figure_path("error.svg");
         render_svg(&chart, &fig_abs)?;
 
-        let (data_abs, _) = ctx.data_path("errors.json");
-        std::fs::create_dir_all(data_abs.parent().expect("data dir"))?;
         let data = json!({
             "input_dim": INPUT_DIM, "n_points": N_POINTS, "seeds": seeds, "epsilon": EPSILON,
             "delta": DELTA, "depths": data_depths,
             "analytic_ntk": analytic.iter().map(|k| (0..N_POINTS).map(|i| (0..N_POINTS).map(|j| k[(i, j)]).collect::<Vec<_>>()).collect::<Vec<_>>()).collect::<Vec<_>>(),
         });
-        std::fs::write(&data_abs, serde_json::to_string_pretty(&data)?)?;
+        ctx.write_json("errors.json", &data)?;
 
         let setup = format!(
             "- Network: Arora et al.'s L-hidden-layer ReLU net without biases (W ~ N(0,1), \

@@ -8,7 +8,7 @@
 //! ‖θ(t) − θ⁰‖ = O(1) in the width while each neuron moves O(1/√width), and
 //! sup_t ‖θ(t) − θ̃(t)‖ → 0.
 
-use super::lazy_ratio::{distance, doubling_grid, fit, median, unit_sphere_points, write_json};
+use super::lazy_ratio::{distance, doubling_grid, fit, median, unit_sphere_points};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
@@ -418,8 +418,7 @@ $$\\frac{d\\boldsymbol{\\theta}^{(t)}}{dt} = -\\nabla_{\\boldsymbol{\\theta}} \\
             },
             "min_rate_ratio": min_rate,
         });
-        let (data_abs, _) = ctx.data_path("runs.json");
-        write_json(&data_abs, &data)?;
+        ctx.write_json("runs.json", &data)?;
 
         let setup = format!(
             "Seed 000's two-layer network f(x; θ) = (1/√d) Σᵢ βᵢ tanh(wᵢᵀx) (d = width), θ⁰ i.i.d. N(0, 1), \

@@ -435,7 +435,7 @@ Similar picture holds for random features. And this proof is based on applying m
 RF / √((n+d)/(Nd)) ∈ [{rf_lo:.3}, {rf_hi:.3}]; RF / √(n/N) ∈ [{rfn_lo:.3}, {rfn_hi:.3}]."
         )?;
 
-        let (data_abs, data_rel) = ctx.data_path("grid.json");
+        let (_, data_rel) = ctx.data_path("grid.json");
         let data = json!({
             "dims": dims, "sizes": sizes, "widths": widths, "repetitions": reps,
             "cells": rows,
@@ -454,10 +454,7 @@ RF / √((n+d)/(Nd)) ∈ [{rf_lo:.3}, {rf_hi:.3}]; RF / √(n/N) ∈ [{rfn_lo:.3
             },
             "data_file": data_rel,
         });
-        if let Some(parent) = data_abs.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&data_abs, serde_json::to_string_pretty(&data)?)?;
+        ctx.write_json("grid.json", &data)?;
 
         let setup = format!(
             "Two-layer ReLU network of seed 004 §1.1 with γ = 1/√N, a_i = ±1 (so a_i² = 1 and K_N^NT is \

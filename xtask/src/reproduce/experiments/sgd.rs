@@ -2,7 +2,7 @@
 //! the iterations it needs fall as the width grows (seed 001 Thm 3.8, Zou & Gu 2019; qualitative).
 
 use super::du_synthetic::{
-    fixed_sign_net, gaussian_labels, lambda_max, median, render, sphere_points, write_json,
+    fixed_sign_net, gaussian_labels, lambda_max, median, render, sphere_points,
 };
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
 use crate::reproduce::plot::{AxisScale, Chart, Marker, Series};
@@ -246,8 +246,7 @@ kernel drifts more during training. Thm 3.8's polynomial width and iteration cou
             "iterations_per_seed": per_seed.iter().map(|p| p.iter().map(|v| if v.is_finite() { json!(v) } else { json!(null) }).collect::<Vec<_>>()).collect::<Vec<_>>(),
             "median_iterations": med.iter().map(|v| if v.is_finite() { json!(v) } else { json!(null) }).collect::<Vec<_>>(),
             "lambda0": lambda0, "lambda_max": lam_max});
-        let (data_abs, _) = ctx.data_path("runs.json");
-        write_json(&data_abs, &data)?;
+        ctx.write_json("runs.json", &data)?;
         (ctx.progress)(1.0);
         Ok(Findings {
             setup,

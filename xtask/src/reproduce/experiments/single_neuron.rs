@@ -496,11 +496,7 @@ through. We will talk about the scaling $\\gamma \\propto \\frac{1}{N^2}$ (a.k.a
                 "fig3_per_n": fig3_grid.iter().zip(&fig3_cond_range).map(|(&nn, c)| json!({"n": nn, "range": c.json()})).collect::<Vec<_>>(),
             },
         });
-        let (data_abs, _) = ctx.data_path("runs.json");
-        if let Some(parent) = data_abs.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&data_abs, serde_json::to_string_pretty(&data)?)?;
+        ctx.write_json("runs.json", &data)?;
 
         let setup = format!(
             "x ~ N(0, I_d), d = {d}; teacher w* uniform on the unit sphere (one per seed), labels \

@@ -1009,11 +1009,7 @@ where $P_{>l}$ is the projection to orthogonal complement of subspace of degree-
             "h_bias": h_bias, "h_plain": h_plain, "relu_xi": xi,
             "target_norm_mc": norm_mc, "target_norm_se": norm_se,
         });
-        let (data_abs, _) = ctx.data_path("curves.json");
-        if let Some(parent) = data_abs.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&data_abs, serde_json::to_string_pretty(&data)?)?;
+        ctx.write_json("curves.json", &data)?;
 
         let setup = format!(
             "x uniform on √d·S^(d−1); f*(x) = Σ_(k=1..3) β_k √B(d,k) P_k(x_k/√d) with β_k² = 1/3 (so \

@@ -358,9 +358,7 @@ the finite network's output f₀, which is why outputs are compared after centri
             "slopes": {"ntk_change": fit_change.exponent, "weak_gap": fit_weak.exponent, "full_gap": fit_full.exponent},
             "per_width": rows,
         });
-        let (data_abs, _) = ctx.data_path("measurements.json");
-        std::fs::create_dir_all(data_abs.parent().expect("data dir"))?;
-        std::fs::write(&data_abs, serde_json::to_string_pretty(&data)?)?;
+        ctx.write_json("measurements.json", &data)?;
 
         let all_full: Vec<Conditioning> =
             pairs.iter().map(|p| full_conditioning(&p.full)).collect();

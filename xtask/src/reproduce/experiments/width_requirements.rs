@@ -11,7 +11,7 @@
 //! The factor is required width / observed width (`ntk_bounds::width::looseness_factor`).
 
 use super::du_synthetic::{
-    fixed_sign_net, gaussian_labels, lambda_max, product, render, sphere_points, write_json,
+    fixed_sign_net, gaussian_labels, lambda_max, product, render, sphere_points,
 };
 use super::fine_grained::{digits_split, predicted_losses, train_centred};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
@@ -410,8 +410,7 @@ Constants are set to 1; the Ω(·) constants are unspecified in the source, so o
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         });
-        let (data_abs, _) = ctx.data_path("widths.json");
-        write_json(&data_abs, &data)?;
+        ctx.write_json("widths.json", &data)?;
         (ctx.progress)(1.0);
         Ok(Findings {
             setup,
