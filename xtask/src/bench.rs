@@ -114,6 +114,26 @@ pub fn time_runs(runs: usize, mut f: impl FnMut()) -> (f64, f64, f64) {
     (median, times[0], times[m - 1])
 }
 
+/// [`time_runs`] of a fallible workload: each result is kept alive through `black_box`, and the
+/// last error (if any run failed) is returned with `context`.
+fn time_fallible<T, E: std::fmt::Display>(
+    runs: usize,
+    context: &str,
+    mut f: impl FnMut() -> Result<T, E>,
+) -> anyhow::Result<(f64, f64, f64)> {
+    let mut failure = None;
+    let times = time_runs(runs, || match f() {
+        Ok(value) => {
+            black_box(&value);
+        }
+        Err(e) => failure = Some(e.to_string()),
+    });
+    match failure {
+        Some(e) => Err(anyhow::anyhow!("{context}: {e}")),
+        None => Ok(times),
+    }
+}
+
 /// VmHWM of this process in bytes (Linux), if readable.
 pub fn peak_memory() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -172,17 +192,9 @@ fn analytic_in_process(
 ) -> anyhow::Result<Measurement> {
     let arch = architecture(activation, depth)?;
     let x = nt_inputs(0, n, D);
-    let mut failure = None;
-    let (median_s, min_s, max_s) =
-        time_runs(runs, || match kernel(&arch, x.as_ref(), None, Get::BOTH) {
-            Ok(k) => {
-                black_box(&k);
-            }
-            Err(e) => failure = Some(e),
-        });
-    if let Some(e) = failure {
-        return Err(anyhow::anyhow!("{name} n = {n}: {e}"));
-    }
+    let (median_s, min_s, max_s) = time_fallible(runs, &format!("{name} n = {n}"), || {
+        kernel(&arch, x.as_ref(), None, Get::BOTH)
+    })?;
     Ok(Measurement {
         workload: name,
         runs,
@@ -277,18 +289,10 @@ fn empirical_ntk(n: usize, width: usize, runs: usize) -> anyhow::Result<Measurem
     let mlp = Mlp::new(&spec)?.with_parallelism(Par::rayon(0));
     let theta = mlp.init_params(&mut ChaCha8Rng::seed_from_u64(0));
     let x = nt_inputs(0, n, D);
-    let mut failure = None;
-    let (median_s, min_s, max_s) = time_runs(runs, || {
-        match mlp.empirical_ntk(&theta, x.as_ref(), x.as_ref()) {
-            Ok(k) => {
-                black_box(&k);
-            }
-            Err(e) => failure = Some(e),
-        }
-    });
-    if let Some(e) = failure {
-        return Err(anyhow::anyhow!("empirical-ntk-mlp n = {n}: {e}"));
-    }
+    let (median_s, min_s, max_s) =
+        time_fallible(runs, &format!("empirical-ntk-mlp n = {n}"), || {
+            mlp.empirical_ntk(&theta, x.as_ref(), x.as_ref())
+        })?;
     let w = width as f64;
     let flops = (n * n) as f64 * (64.0 + 3.0 * w) + 4.0 * n as f64 * (64.0 * w + w * w);
     debug_assert!(width != 512 || flops == empirical_ntk_flops(n));
@@ -338,9 +342,8 @@ fn gp_predict(times: &[f64], name: &'static str, diagnostics: bool) -> anyhow::R
     let y = Mat::from_fn(n_train, 1, |i, _| ((i + 1) as f64 * 0.37).sin());
     let fx_train = Mat::<f64>::zeros(n_train, 1);
     let fx_test = Mat::<f64>::zeros(n_test, 1);
-    let mut failure = None;
-    let (median_s, min_s, max_s) = time_runs(RUNS, || {
-        let result = GradientDescentMse::new(
+    let (median_s, min_s, max_s) = time_fallible(RUNS, name, || {
+        GradientDescentMse::new(
             k_train.as_ref(),
             y.as_ref(),
             MseConfig::default(),
@@ -361,17 +364,8 @@ fn gp_predict(times: &[f64], name: &'static str, diagnostics: bool) -> anyhow::R
                 None
             };
             Ok((prediction, info))
-        });
-        match result {
-            Ok(p) => {
-                black_box(&p);
-            }
-            Err(e) => failure = Some(e),
-        }
-    });
-    if let Some(e) = failure {
-        return Err(anyhow::anyhow!("{name}: {e}"));
-    }
+        })
+    })?;
     let n = n_train as f64;
     Ok(Measurement {
         workload: name,
@@ -409,16 +403,11 @@ fn flow_rhs(n: usize, width: usize, runs: usize) -> anyhow::Result<Measurement> 
     let y: Vec<f64> = (0..n).map(|i| ((i + 1) as f64 * 0.37).sin()).collect();
     let mut flow = GradientFlow::new(&model, x.as_ref(), &y, &theta0, 1e6)?;
     let mut dtheta = vec![0.0; model.n_params()];
-    let mut failure = None;
-    let (median_s, min_s, max_s) = time_runs(runs, || {
-        if let Err(e) = flow.rhs(0.0, &theta0, &mut dtheta) {
-            failure = Some(e);
-        }
+    let (median_s, min_s, max_s) = time_fallible(runs, "flow-rhs", || {
+        flow.rhs(0.0, &theta0, &mut dtheta)?;
         black_box(&dtheta);
-    });
-    if let Some(e) = failure {
-        return Err(anyhow::anyhow!("flow-rhs: {e}"));
-    }
+        Ok::<(), ntk_dynamics::Error>(())
+    })?;
     // Forward Z = XWᵀ (2nmd), backward ∇W = Mᵀ X (2nmd), readout and elementwise work (≈ 6nm).
     let (nf, mf, df) = (n as f64, width as f64, d as f64);
     Ok(Measurement {
