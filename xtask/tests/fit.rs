@@ -160,3 +160,12 @@ fn bad_inputs_are_errors() {
         Err(FitError::Degenerate { arg: "y" })
     ));
 }
+
+#[test]
+fn median_of_odd_even_and_empty_slices() {
+    use xtask::reproduce::fit::median;
+    assert_eq!(median(&[3.0, -1.0, 2.0]), 2.0);
+    // Even length: the mean of the middle pair (2 and 4), whatever the input order.
+    assert_eq!(median(&[4.0, 10.0, -5.0, 2.0]), 3.0);
+    assert!(median(&[]).is_nan());
+}

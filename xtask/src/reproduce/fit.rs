@@ -158,6 +158,19 @@ fn fit_unchecked(x: &[f64], y: &[f64]) -> Option<LinearFit> {
     })
 }
 
+/// The median of a slice: the middle value, or the mean of the middle pair for even length
+/// (NaN for an empty slice).
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let m = sorted.len();
+    match m {
+        0 => f64::NAN,
+        _ if m % 2 == 1 => sorted[m / 2],
+        _ => 0.5 * (sorted[m / 2 - 1] + sorted[m / 2]),
+    }
+}
+
 /// The `q`-quantile (linear interpolation between order statistics) of sorted values.
 fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     let position = q * (sorted.len() - 1) as f64;

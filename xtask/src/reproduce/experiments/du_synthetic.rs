@@ -13,6 +13,7 @@
 //! `generalization-bounds`, `width-requirements`).
 
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::fit::median;
 use crate::reproduce::fit::{Bootstrap, power_law_fit};
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, Result};
@@ -274,18 +275,6 @@ impl ConditioningRange {
             "condition_number": [self.condition_number.0, self.condition_number.1],
             "exact": self.exact,
         })
-    }
-}
-
-/// Median of a non-empty slice (NaN-free).
-pub(super) fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    let k = v.len();
-    if k % 2 == 1 {
-        v[k / 2]
-    } else {
-        0.5 * (v[k / 2 - 1] + v[k / 2])
     }
 }
 

@@ -11,10 +11,11 @@
 //! fitted faster than random labels.
 
 use super::du_synthetic::{
-    Conditioning, ConditioningRange, fixed_sign_net, gaussian_labels, lambda_max, median, render,
+    Conditioning, ConditioningRange, fixed_sign_net, gaussian_labels, lambda_max, render,
     sphere_points,
 };
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::fit::median;
 use crate::reproduce::fit::{Bootstrap, power_law_fit, spearman};
 use crate::reproduce::plot::{AxisScale, Chart, Series};
 use anyhow::Result;

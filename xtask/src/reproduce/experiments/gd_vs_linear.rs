@@ -7,9 +7,10 @@
 //! (seed 004 Thm 3). The step is η = ½/λ_max(Θ̂₀/n) of each run's own kernel, which for γ = 1/N
 //! means η ∝ N: both scalings then move the outputs on the same time scale.
 
-use super::lazy_ratio::{doubling_grid, fit, median};
+use super::lazy_ratio::{doubling_grid, fit};
 use super::rf_nt_concentration::sphere_points;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::fit::median;
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::{MatRef, Par};

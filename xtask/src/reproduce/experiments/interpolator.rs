@@ -18,6 +18,7 @@
 //! Arora et al. reach the same limit by scaling the output by a small κ (their f_nn = κf).
 
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::fit::median;
 use crate::reproduce::fit::{Bootstrap, power_law_fit};
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
@@ -229,17 +230,6 @@ pub(super) fn sup_gap(a: &[f64], b: &[f64]) -> f64 {
     a.iter()
         .zip(b)
         .fold(0.0f64, |m, (u, v)| m.max((u - v).abs()))
-}
-
-pub(super) fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let m = v.len();
-    if m % 2 == 1 {
-        v[m / 2]
-    } else {
-        0.5 * (v[m / 2 - 1] + v[m / 2])
-    }
 }
 
 /// One network family of the sweep.

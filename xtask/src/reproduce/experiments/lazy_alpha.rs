@@ -8,9 +8,10 @@
 //! so that ‖θ_α(∞) − θ⁰‖ = O(1/α) and g_α follows the linearized model up to O(1/α); on a
 //! teacher–student task the lazy (large α) solution generalises worse than the small-α one.
 
-use super::lazy_ratio::{distance, fit, median};
+use super::lazy_ratio::{distance, fit};
 use super::rf_nt_concentration::sphere_points;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::fit::median;
 use crate::reproduce::fit::spearman;
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};

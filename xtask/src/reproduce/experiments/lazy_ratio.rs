@@ -15,6 +15,7 @@
 
 use super::rf_nt_concentration::sphere_points;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::fit::median;
 use crate::reproduce::fit::{Bootstrap, PowerLawFit, power_law_fit};
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
@@ -46,21 +47,6 @@ pub(super) fn unit_sphere_points(rng: &mut ChaCha8Rng, n: usize, d: usize) -> Ma
     let x = sphere_points(rng, n, d);
     let scale = 1.0 / (d as f64).sqrt();
     Mat::from_fn(n, d, |i, j| x[(i, j)] * scale)
-}
-
-/// The median of a non-empty slice (mean of the middle pair for even length).
-pub(super) fn median(values: &[f64]) -> f64 {
-    let mut s = values.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    let m = s.len();
-    if m == 0 {
-        return f64::NAN;
-    }
-    if m % 2 == 1 {
-        s[m / 2]
-    } else {
-        0.5 * (s[m / 2 - 1] + s[m / 2])
-    }
 }
 
 /// Euclidean distance ‖a − b‖₂.

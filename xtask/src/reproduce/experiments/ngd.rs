@@ -4,10 +4,11 @@
 
 use super::du_synthetic::{
     Conditioning, ConditioningRange, first_below, fixed_sign_net, gaussian_labels, geometric_grid,
-    lambda_max, median, pattern_flip_fraction, render, sphere_points,
+    lambda_max, pattern_flip_fraction, render, sphere_points,
 };
 use super::fine_grained::predicted_losses;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::fit::median;
 use crate::reproduce::fit::{Bootstrap, power_law_fit};
 use crate::reproduce::plot::{AxisScale, Chart, Series};
 use anyhow::Result;

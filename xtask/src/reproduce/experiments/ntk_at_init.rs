@@ -11,8 +11,8 @@
 //! with W_std = 1 on inputs √d·x (so that Σ⁽⁰⁾ = xᵀx'), then `Dense` layers with W_std = √2; the
 //! kernels of `ntk_kernels::analytic::kernel` are then exactly Arora et al.'s Σ⁽ʰ⁾ and Θ^(L).
 
-use super::interpolator::median;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::fit::median;
 use crate::reproduce::fit::{Bootstrap, power_law_fit};
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};

@@ -8,8 +8,9 @@
 //! ‖θ(t) − θ⁰‖ = O(1) in the width while each neuron moves O(1/√width), and
 //! sup_t ‖θ(t) − θ̃(t)‖ → 0.
 
-use super::lazy_ratio::{distance, doubling_grid, fit, median, unit_sphere_points};
+use super::lazy_ratio::{distance, doubling_grid, fit, unit_sphere_points};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::fit::median;
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::{MatRef, Par};

@@ -11,8 +11,8 @@
 //! compared with √((n + d)/(Nd)).
 
 use super::du_synthetic::{Conditioning, ConditioningRange};
-use super::lazy_ratio::median;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::fit::median;
 use crate::reproduce::fit::{Bootstrap, power_law_fit};
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::Context as _;

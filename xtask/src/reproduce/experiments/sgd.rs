@@ -1,10 +1,9 @@
 //! `sgd`: minibatch SGD on the two-layer ReLU net of `du-synthetic` reaches ε training loss, and
 //! the iterations it needs fall as the width grows (seed 001 Thm 3.8, Zou & Gu 2019; qualitative).
 
-use super::du_synthetic::{
-    fixed_sign_net, gaussian_labels, lambda_max, median, render, sphere_points,
-};
+use super::du_synthetic::{fixed_sign_net, gaussian_labels, lambda_max, render, sphere_points};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::fit::median;
 use crate::reproduce::plot::{AxisScale, Chart, Marker, Series};
 use anyhow::Result;
 use ntk_bounds::gram::h_infinity;

@@ -12,9 +12,9 @@
 //! arc-cosine kernel (Cho & Saul 2009), evaluated through `ntk_kernels::analytic::dual`.
 
 use super::du_synthetic::{Conditioning, ConditioningRange};
-use super::lazy_ratio::median;
 use super::rf_nt_concentration::gaussian_matrix;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::fit::median;
 use crate::reproduce::fit::{linear_fit, spearman};
 use crate::reproduce::plot::{AxisScale, Chart, Marker, Series, render_svg};
 use anyhow::{Context as _, anyhow};

@@ -13,8 +13,9 @@
 //!   compared with Θ(x,X)Θ⁻¹y, and ‖Θ̂_∞ − Θ̂₀‖_F/‖Θ̂₀‖_F is measured on the training inputs.
 
 use super::du_synthetic::{Conditioning, ConditioningRange};
-use super::interpolator::{Problem, Trainer, kernel_interpolant, median, sup_gap, train_centred};
+use super::interpolator::{Problem, Trainer, kernel_interpolant, sup_gap, train_centred};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
+use crate::reproduce::fit::median;
 use crate::reproduce::fit::{Bootstrap, power_law_fit};
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
