@@ -659,3 +659,123 @@ fn deferred_condition_number_and_singular_screen() {
         })
     ));
 }
+
+/// `GradientDescentMse` factors its one copy of Θ in place (L below the diagonal, Θ's upper
+/// triangle kept): predictions, eigenvalues and errors must not depend on which factorisation
+/// came first. All comparisons are bitwise: the same floating-point operations must run on the
+/// same Θ + ρI whichever way it was obtained.
+#[test]
+fn in_place_cholesky_keeps_theta_for_the_eigenbasis() {
+    let mut rng = ChaCha8Rng::seed_from_u64(22);
+    let (n, m) = (300, 7);
+    let x = gaussian_matrix(&mut rng, n, 3);
+    let k = rbf(x.as_ref(), x.as_ref(), 0.8);
+    let xt = gaussian_matrix(&mut rng, m, 3);
+    let kt = rbf(xt.as_ref(), x.as_ref(), 0.8);
+    let y = gaussian_matrix(&mut rng, n, 2);
+    let f0 = gaussian_matrix(&mut rng, n, 2);
+    let ft = gaussian_matrix(&mut rng, m, 2);
+    let test = TestSet {
+        k_test_train: kt.as_ref(),
+        fx_test_0: ft.as_ref(),
+    };
+    let config = MseConfig {
+        diag_reg: 1e-3,
+        ..MseConfig::default()
+    };
+    for par in [Par::Seq, Par::rayon(2)] {
+        let inf_first = GradientDescentMse::new(k.as_ref(), y.as_ref(), config, par).unwrap();
+        let a_inf = inf_first
+            .predict(&[f64::INFINITY], f0.as_ref(), Some(test))
+            .unwrap();
+        let a_fin = inf_first
+            .predict(&[0.5, 40.0], f0.as_ref(), Some(test))
+            .unwrap();
+        let eigen_first = GradientDescentMse::new(k.as_ref(), y.as_ref(), config, par).unwrap();
+        let b_fin = eigen_first
+            .predict(&[0.5, 40.0], f0.as_ref(), Some(test))
+            .unwrap();
+        let b_inf = eigen_first
+            .predict(&[f64::INFINITY], f0.as_ref(), Some(test))
+            .unwrap();
+        for (a, b) in a_inf.iter().chain(&a_fin).zip(b_inf.iter().chain(&b_fin)) {
+            assert!(
+                a.fx_train == b.fx_train && a.fx_test == b.fx_test,
+                "t = {}",
+                a.t
+            );
+        }
+        // Both eigenbases are the one of a fresh eigendecomposition of Θ + ρI.
+        let ridge = 1e-3 * (0..n).map(|i| k[(i, i)]).sum::<f64>() / n as f64;
+        let fresh = Eigen::new(k.as_ref(), ridge, par).unwrap();
+        assert!(inf_first.eigen().unwrap().values() == fresh.values());
+        assert!(eigen_first.eigen().unwrap().values() == fresh.values());
+        assert_eq!(inf_first.info(&[1.0]).unwrap(), fresh.info());
+        // The factor's public view is L alone, and LLᵀ = Θ + ρI to rounding
+        // (|LLᵀ − A|_ij ≤ n·ε·max A_ii by backward stability of Cholesky).
+        let lower = inf_first.cholesky().unwrap().lower();
+        assert!((0..n).all(|j| (0..j).all(|i| lower[(i, j)] == 0.0)));
+        let mut a = k.clone();
+        for i in 0..n {
+            a[(i, i)] += ridge;
+        }
+        let product = &lower * lower.transpose();
+        assert!(max_abs_diff(product.as_ref(), a.as_ref()) <= n as f64 * f64::EPSILON);
+    }
+
+    // A failed in-place factorisation restores Θ exactly: the eigendecomposition asked for
+    // afterwards fails with the same λ_min as one on a fresh flow.
+    let mut x_dup = x.clone();
+    for j in 0..3 {
+        x_dup[(9, j)] = x_dup[(4, j)];
+    }
+    let k_dup = rbf(x_dup.as_ref(), x_dup.as_ref(), 0.8);
+    let failed =
+        GradientDescentMse::new(k_dup.as_ref(), y.as_ref(), MseConfig::default(), Par::Seq)
+            .unwrap();
+    assert!(matches!(
+        failed.cholesky(),
+        Err(Error::NotPositiveDefinite { .. })
+    ));
+    let fresh = GradientDescentMse::new(k_dup.as_ref(), y.as_ref(), MseConfig::default(), Par::Seq)
+        .unwrap();
+    match (failed.eigen(), fresh.eigen()) {
+        (
+            Err(Error::NotPositiveDefinite { lambda_min: a }),
+            Err(Error::NotPositiveDefinite { lambda_min: b }),
+        ) => assert_eq!(a.to_bits(), b.to_bits()),
+        other => panic!("expected two NotPositiveDefinite, got {other:?}"),
+    }
+}
+
+/// The parallel validating copy reports the same first asymmetric pair for any thread count and
+/// for a strided (transposed) view of the same matrix, and symmetrises from the lower triangle.
+#[test]
+fn validating_copy_is_thread_count_independent() {
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let n = 257; // not a multiple of the 64-column tiles
+    let x = gaussian_matrix(&mut rng, n, 3);
+    let mut k = rbf(x.as_ref(), x.as_ref(), 0.8);
+    k[(200, 70)] += 1e-6;
+    k[(130, 3)] += 1e-6;
+    k[(100, 80)] += 1e-6;
+    let message = |k: MatRef<'_, f64>, par| match Cholesky::factor(k, 0.0, par) {
+        Err(Error::InvalidParameter { value, .. }) => value,
+        other => panic!("expected InvalidParameter, got {other:?}"),
+    };
+    let seq = message(k.as_ref(), Par::Seq);
+    // Tile order: the column block of j = 3 comes first.
+    assert!(seq.starts_with("K[130,3]"), "{seq}");
+    assert_eq!(seq, message(k.as_ref(), Par::rayon(2)));
+    let transposed = k.transpose().to_owned();
+    assert!(message(transposed.transpose(), Par::rayon(2)).starts_with("K[130,3]"));
+
+    // Within tolerance (1e3·ε·max K_ii) the copy is symmetrised from the lower triangle: a
+    // perturbed upper entry does not change the factor.
+    let clean = rbf(x.as_ref(), x.as_ref(), 0.8);
+    let mut upper_noise = clean.clone();
+    upper_noise[(5, 90)] += 1e-14;
+    let a = Cholesky::factor(clean.as_ref(), 1e-3, Par::rayon(2)).unwrap();
+    let b = Cholesky::factor(upper_noise.as_ref(), 1e-3, Par::Seq).unwrap();
+    assert!(a.lower() == b.lower());
+}

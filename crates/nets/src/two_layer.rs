@@ -107,6 +107,10 @@ impl FusedPass<'_> {
         let scale = model.output_scale();
         let x = self.x;
         let block_len = n * UNITS_PER_TASK;
+        // The elementwise loops run inside `arch.dispatch`, compiled for the best instruction
+        // set of the machine (AVX2/AVX-512 vectors instead of baseline SSE2); no reassociation,
+        // so the result is the same on every path.
+        let arch = pulp::Arch::new();
 
         // Pass 1: Z_c = X W_cᵀ per block, partial outputs Σ_{i∈c} a_i σ(z_ki).
         let blocks: Vec<_> = z.chunks_mut(block_len).zip(partial.chunks_mut(n)).collect();
@@ -121,12 +125,12 @@ impl FusedPass<'_> {
                 1.0,
                 Par::Seq,
             );
-            pc.fill(0.0);
-            for (col, &ai) in zc.chunks_exact(n).zip(&a[first..first + units]) {
-                for (p, &zv) in pc.iter_mut().zip(col) {
-                    *p += ai * phi(zv);
-                }
-            }
+            arch.dispatch(PartialOutputs {
+                zc,
+                pc,
+                a_block: &a[first..first + units],
+                phi: &phi,
+            });
         });
         // Outputs: partial sums added in block order; residual r = (u − y)/n.
         let mut r = vec![0.0; n];
@@ -163,32 +167,15 @@ impl FusedPass<'_> {
         self.for_each_block(blocks, |idx, ((zc, gw), ga)| {
             let first = idx * UNITS_PER_TASK;
             let units = zc.len() / n;
-            for ((col, &ai), g) in zc
-                .chunks_exact_mut(n)
-                .zip(&a[first..first + units])
-                .zip(ga.iter_mut())
-            {
-                // Σ_k r_k σ(z_k) with eight interleaved partial sums (fixed order), then M over
-                // the same (cache-resident) column: two simple loops vectorise, one fused loop
-                // with a reduction and a store does not (≈ 2× slower).
-                let mut sums = [0.0; 8];
-                let mut z_octets = col.chunks_exact(8);
-                let mut r_octets = r.chunks_exact(8);
-                for (zq, rq) in (&mut z_octets).zip(&mut r_octets) {
-                    for lane in 0..8 {
-                        sums[lane] += rq[lane] * phi(zq[lane]);
-                    }
-                }
-                let mut sum = ((sums[0] + sums[1]) + (sums[2] + sums[3]))
-                    + ((sums[4] + sums[5]) + (sums[6] + sums[7]));
-                for (&zv, &rk) in z_octets.remainder().iter().zip(r_octets.remainder()) {
-                    sum += rk * phi(zv);
-                }
-                *g = scale * sum;
-                for (zv, &rk) in col.iter_mut().zip(r) {
-                    *zv = rk * ai * dphi(*zv);
-                }
-            }
+            arch.dispatch(HiddenGradients {
+                zc: &mut *zc,
+                ga,
+                a_block: &a[first..first + units],
+                r,
+                scale,
+                phi: &phi,
+                dphi: &dphi,
+            });
             matmul(
                 MatMut::from_row_major_slice_mut(gw, units, d),
                 Accum::Replace,
@@ -199,6 +186,88 @@ impl FusedPass<'_> {
             );
         });
         loss
+    }
+}
+
+/// Pass 1 of [`FusedPass::run`] after the product, for one block of hidden units: the partial
+/// outputs pc_k = Σ_i a_i σ(z_ki) of the block Z_c (`zc`, n × units column-major). A `pulp`
+/// operation, so that the loop is compiled for the machine's vector instruction set.
+struct PartialOutputs<'a, F> {
+    zc: &'a [f64],
+    pc: &'a mut [f64],
+    a_block: &'a [f64],
+    phi: &'a F,
+}
+
+impl<F: Fn(f64) -> f64> pulp::WithSimd for PartialOutputs<'_, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let Self {
+            zc,
+            pc,
+            a_block,
+            phi,
+        } = self;
+        pc.fill(0.0);
+        for (col, &ai) in zc.chunks_exact(pc.len()).zip(a_block) {
+            for (p, &zv) in pc.iter_mut().zip(col) {
+                *p += ai * phi(zv);
+            }
+        }
+    }
+}
+
+/// Pass 2 of [`FusedPass::run`] before the product, for one block of hidden units:
+/// ∇a_i = scale·Σ_k r_k σ(z_ki) into `ga`, and M_ki = r_k a_i σ'(z_ki) in place of the block of
+/// Z (`zc`, n × units column-major, n = `r.len()`). A `pulp` operation, as [`PartialOutputs`].
+struct HiddenGradients<'a, F, G> {
+    zc: &'a mut [f64],
+    ga: &'a mut [f64],
+    a_block: &'a [f64],
+    r: &'a [f64],
+    scale: f64,
+    phi: &'a F,
+    dphi: &'a G,
+}
+
+impl<F: Fn(f64) -> f64, G: Fn(f64) -> f64> pulp::WithSimd for HiddenGradients<'_, F, G> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let Self {
+            zc,
+            ga,
+            a_block,
+            r,
+            scale,
+            phi,
+            dphi,
+        } = self;
+        for ((col, &ai), g) in zc.chunks_exact_mut(r.len()).zip(a_block).zip(ga.iter_mut()) {
+            // Σ_k r_k σ(z_k) with eight interleaved partial sums (fixed order), then M over
+            // the same (cache-resident) column: two simple loops vectorise, one fused loop
+            // with a reduction and a store does not (≈ 2× slower).
+            let mut sums = [0.0; 8];
+            let mut z_octets = col.chunks_exact(8);
+            let mut r_octets = r.chunks_exact(8);
+            for (zq, rq) in (&mut z_octets).zip(&mut r_octets) {
+                for lane in 0..8 {
+                    sums[lane] += rq[lane] * phi(zq[lane]);
+                }
+            }
+            let mut sum = ((sums[0] + sums[1]) + (sums[2] + sums[3]))
+                + ((sums[4] + sums[5]) + (sums[6] + sums[7]));
+            for (&zv, &rk) in z_octets.remainder().iter().zip(r_octets.remainder()) {
+                sum += rk * phi(zv);
+            }
+            *g = scale * sum;
+            for (zv, &rk) in col.iter_mut().zip(r) {
+                *zv = rk * ai * dphi(*zv);
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! the 2n³-flop back-transformation Q·U_T is only formed when the full eigenvector matrix is
 //! asked for ([`Eigen::vectors`]).
 
-use super::spd::{check_gram, check_ridge, gemm, with_ridge};
+use super::spd::{check_ridge, checked_copy, gemm};
 use crate::{Error, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::{evd, householder};
@@ -136,9 +136,8 @@ impl Eigen {
     /// Golub & Van Loan 2013, *Matrix Computations* (4th ed.), §8.3.1 (Householder
     /// tridiagonalisation) and §8.4.4 (divide and conquer).
     pub fn new(k: MatRef<'_, f64>, ridge: f64, par: Par) -> Result<Self> {
-        check_gram("k_train_train", k)?;
         check_ridge("ridge", ridge)?;
-        Self::from_checked(with_ridge(k, ridge), ridge, par)
+        Self::from_checked(checked_copy("k_train_train", k, ridge, par)?, ridge, par)
     }
 
     /// As [`Eigen::new`] for an already validated K + ridge·I (consumed).

@@ -14,11 +14,11 @@
 
 use super::eigen::Eigen;
 use super::ridge::{check_problem, check_test_test, check_test_train};
-use super::spd::{Cholesky, SolveInfo, checked_copy, gemm, with_ridge};
+use super::spd::{Cholesky, SolveInfo, checked_copy, gemm, symmetric_from_upper, with_ridge};
 use crate::{Error, Result};
 
 use faer::{Accum, Mat, MatRef, Par};
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// Hyper-parameters of MSE gradient flow (neural-tangents' `learning_rate`, `diag_reg`,
 /// `diag_reg_absolute_scale`).
@@ -80,6 +80,10 @@ fn check_times(times: &[f64]) -> Result<()> {
     }
 }
 
+fn missing_kernel() -> Error {
+    Error::LinearAlgebra("the train kernel is neither stored nor factored".into())
+}
+
 /// Caches a fallible computation in a `OnceLock`.
 fn cached<T>(cell: &OnceLock<T>, make: impl FnOnce() -> Result<T>) -> Result<&T> {
     if let Some(value) = cell.get() {
@@ -125,7 +129,11 @@ pub struct MsePrediction {
 /// eigendecomposes Θ + ρI, the first t = ∞ prediction Cholesky-factors it, and both are reused.
 #[derive(Debug)]
 pub struct GradientDescentMse {
-    k_train_train: Mat<f64>,
+    /// Θ (symmetric copy) until the first t = ∞ prediction, which factors this one copy in
+    /// place: then `None`, and Θ + ρI lives on in the Cholesky factor's upper triangle.
+    k_train_train: Mutex<Option<Mat<f64>>>,
+    /// The diagonal of Θ (without ρ), to restore Θ if its factorisation fails.
+    k_diagonal: Vec<f64>,
     y_train: Mat<f64>,
     config: MseConfig,
     ridge: f64,
@@ -148,11 +156,12 @@ impl GradientDescentMse {
         par: Par,
     ) -> Result<Self> {
         config.check()?;
-        let k_owned = checked_copy("k_train_train", k_train_train, 0.0)?;
+        let k_owned = checked_copy("k_train_train", k_train_train, 0.0, par)?;
         let n = k_train_train.nrows();
         check_problem(n, Mat::<f64>::zeros(1, n).as_ref(), y_train)?;
         Ok(Self {
-            k_train_train: k_owned,
+            k_diagonal: (0..n).map(|i| k_owned[(i, i)]).collect(),
+            k_train_train: Mutex::new(Some(k_owned)),
             y_train: y_train.to_owned(),
             ridge: config.ridge(k_train_train),
             config,
@@ -165,19 +174,57 @@ impl GradientDescentMse {
     /// The eigendecomposition of Θ + ρI (computed on first use).
     pub fn eigen(&self) -> Result<&Eigen> {
         cached(&self.eigen, || {
-            let a = with_ridge(self.k_train_train.as_ref(), self.ridge);
+            let a = {
+                let theta = self.lock_theta();
+                match (theta.as_ref(), self.cholesky.get()) {
+                    (Some(theta), _) => with_ridge(theta.as_ref(), self.ridge),
+                    // Θ was factored in place: Θ + ρI from the factor's upper triangle.
+                    (None, Some(factor)) => factor.source(),
+                    (None, None) => return Err(missing_kernel()),
+                }
+            };
             Eigen::from_checked(a, self.ridge, self.par)
         })
     }
 
     /// The Cholesky factor of Θ + ρI (computed on first use, as [`Cholesky::factor`]: its
     /// condition number is estimated when [`Cholesky::info`] or [`GradientDescentMse::info`] is
-    /// first called).
+    /// first called). The copy of Θ is factored in place (no second n × n copy); Θ stays
+    /// available to [`GradientDescentMse::eigen`] from the factor's upper triangle.
     pub fn cholesky(&self) -> Result<&Cholesky> {
-        cached(&self.cholesky, || {
-            let a = with_ridge(self.k_train_train.as_ref(), self.ridge);
-            Cholesky::from_checked(a, self.k_train_train.as_ref(), self.ridge, self.par)
-        })
+        if let Some(factor) = self.cholesky.get() {
+            return Ok(factor);
+        }
+        let mut theta = self.lock_theta();
+        if let Some(factor) = self.cholesky.get() {
+            return Ok(factor);
+        }
+        let mut a = theta.take().ok_or_else(missing_kernel)?;
+        if self.ridge != 0.0 {
+            for (i, &value) in self.k_diagonal.iter().enumerate() {
+                a[(i, i)] = value + self.ridge;
+            }
+        }
+        match Cholesky::factor_in_place(a, self.ridge, self.par) {
+            Ok(factor) => Ok(self.cholesky.get_or_init(|| factor)),
+            Err((error, storage)) => {
+                // Restore Θ (its upper triangle is intact) for later eigendecompositions.
+                *theta = Some(symmetric_from_upper(
+                    storage.as_ref(),
+                    &self.k_diagonal,
+                    self.par,
+                ));
+                Err(error)
+            }
+        }
+    }
+
+    /// The train-kernel slot; a poisoned lock (a panic elsewhere while it was held) still
+    /// holds a consistent value, as it is only replaced whole.
+    fn lock_theta(&self) -> MutexGuard<'_, Option<Mat<f64>>> {
+        self.k_train_train
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Diagnostics of the factorisation used for the given times (eigendecomposition if any
@@ -365,7 +412,7 @@ impl NtkGp {
         par: Par,
     ) -> Result<Self> {
         let flow = GradientDescentMse::new(ntk_train_train, y_train, config, par)?;
-        let nngp_owned = checked_copy("nngp_train_train", nngp_train_train, 0.0)?;
+        let nngp_owned = checked_copy("nngp_train_train", nngp_train_train, 0.0, par)?;
         if nngp_train_train.nrows() != ntk_train_train.nrows() {
             return Err(Error::ShapeMismatch {
                 arg: "nngp_train_train",

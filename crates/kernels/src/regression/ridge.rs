@@ -170,7 +170,7 @@ pub fn gp_inference(
             let mut v = k_test_train.transpose().to_owned();
             let solve_par = deterministic_par(v.nrows(), v.ncols(), par);
             faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-                factor.lower(),
+                factor.storage(),
                 v.as_mut(),
                 solve_par,
             );

@@ -13,8 +13,9 @@ use super::lanczos::extreme_eigenvalues;
 use crate::{Error, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky;
+use faer::linalg::cholesky::llt::factor::LltParams;
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Conj, Mat, MatRef, Par};
+use faer::{Accum, Conj, Mat, MatMut, MatRef, Par, Spec};
 use std::sync::OnceLock;
 
 /// Diagnostics of one positive-definite factorisation (not failures).
@@ -47,21 +48,50 @@ impl SolveInfo {
     }
 }
 
-/// Checks that `k` is a square, finite, symmetric matrix; `arg` names it in errors.
-pub(crate) fn check_gram(arg: &'static str, k: MatRef<'_, f64>) -> Result<()> {
-    checked_copy(arg, k, 0.0).map(drop)
-}
-
-/// Side of the square tiles of [`checked_copy`]: a pair of 64 × 64 tiles (64 KB) stays in L1/L2
-/// while it is read row- and column-wise.
+/// Side of the square tiles of [`checked_copy`] and [`symmetric_from_upper`]: a pair of
+/// 64 × 64 tiles (64 KB) stays in L1/L2 while it is read row- and column-wise.
 const TILE: usize = 64;
 
-/// Checks that `k` is a square, finite, symmetric matrix and returns K + ridge·I, in one tiled
-/// pass that reads each entry once (the pair K_ij, K_ji together). `arg` names `k` in errors;
-/// non-finite entries are reported before asymmetry, as [`crate::error::check_finite_mat`] would.
-/// Symmetry is required up to rounding of the routine that built K: |K_ij − K_ji| ≤
-/// 1e3·ε·max_i |K_ii|.
-pub(crate) fn checked_copy(arg: &'static str, k: MatRef<'_, f64>, ridge: f64) -> Result<Mat<f64>> {
+/// Splits `out` into blocks of [`TILE`] columns and runs `task(j0, block)` on each (block = the
+/// columns j0..j0 + TILE), in parallel unless `par` is sequential; results in block order. Each
+/// task owns its columns, so the output does not depend on the thread count.
+fn for_column_blocks<T: Send>(
+    out: MatMut<'_, f64>,
+    par: Par,
+    task: impl Fn(usize, MatMut<'_, f64>) -> T + Sync,
+) -> Vec<T> {
+    let n = out.ncols();
+    let mut blocks = Vec::with_capacity(n.div_ceil(TILE));
+    let mut rest = out;
+    let mut j0 = 0;
+    while j0 < n {
+        let width = TILE.min(n - j0);
+        let (left, right) = rest.split_at_col_mut(width);
+        blocks.push((j0, left));
+        rest = right;
+        j0 += width;
+    }
+    if matches!(par, Par::Seq) {
+        blocks.into_iter().map(|(j0, b)| task(j0, b)).collect()
+    } else {
+        use rayon::prelude::*;
+        blocks.into_par_iter().map(|(j0, b)| task(j0, b)).collect()
+    }
+}
+
+/// Checks that `k` is a square, finite, symmetric matrix and returns K + ridge·I, symmetrised
+/// from the lower triangle of `k` (the triangle every factorisation here reads; the upper one
+/// only has to agree with it). One tiled pass, parallel over blocks of columns unless `par` is
+/// sequential. `arg` names `k` in errors; non-finite entries are reported before asymmetry, as
+/// [`crate::error::check_finite_mat`] would. Symmetry is required up to rounding of the routine
+/// that built K: |K_ij − K_ji| ≤ 1e3·ε·max_i |K_ii|; the first offending pair in a fixed order is
+/// reported, whatever the thread count.
+pub(crate) fn checked_copy(
+    arg: &'static str,
+    k: MatRef<'_, f64>,
+    ridge: f64,
+    par: Par,
+) -> Result<Mat<f64>> {
     if k.nrows() == 0 {
         return Err(Error::Empty { arg });
     }
@@ -75,14 +105,29 @@ pub(crate) fn checked_copy(arg: &'static str, k: MatRef<'_, f64>, ridge: f64) ->
     let n = k.nrows();
     let scale = (0..n).map(|i| k[(i, i)].abs()).fold(0.0, f64::max);
     let tol = 1e3 * f64::EPSILON * scale.max(f64::MIN_POSITIVE);
-    let mut out = Mat::<f64>::zeros(n, n);
-    let columns: Option<Vec<&[f64]>> = (0..n)
-        .map(|j| k.col(j).try_as_col_major().map(|c| c.as_slice()))
-        .collect();
-    let (finite, asymmetric) = match columns {
-        Some(columns) => copy_tiles_contiguous(&columns, &mut out, tol),
-        None => copy_tiles_strided(k, &mut out, tol),
+    // The tiles read columns as slices: a strided `k` (e.g. a transposed view) is made
+    // column-major first.
+    let contiguous;
+    let source = if (0..n).all(|j| k.col(j).try_as_col_major().is_some()) {
+        k
+    } else {
+        contiguous = k.to_owned();
+        contiguous.as_ref()
     };
+    let columns: Vec<&[f64]> = (0..n)
+        .filter_map(|j| source.col(j).try_as_col_major().map(|c| c.as_slice()))
+        .collect();
+    if columns.len() != n {
+        return Err(Error::LinearAlgebra(
+            "column-major copy is not contiguous".into(),
+        ));
+    }
+    let mut out = Mat::<f64>::zeros(n, n);
+    let blocks = for_column_blocks(out.as_mut(), par, |j0, block| {
+        copy_block_from_lower(&columns, j0, block, tol)
+    });
+    let finite = blocks.iter().all(|(finite, _)| *finite);
+    let asymmetric = blocks.iter().find_map(|(_, pair)| *pair);
     if !finite {
         crate::error::check_finite_mat(arg, k)?;
     }
@@ -101,83 +146,92 @@ pub(crate) fn checked_copy(arg: &'static str, k: MatRef<'_, f64>, ridge: f64) ->
     Ok(out)
 }
 
-/// Tiled copy of a column-major K (one slice per column) into `out`, returning whether every
-/// entry is finite and the first entry (tile order, then column-major within the tile) whose
-/// mirror differs by more than `tol`.
-fn copy_tiles_contiguous(
+/// Columns j0.. of [`checked_copy`]'s output (`block`), from a column-major K given as one slice
+/// per column: out_ij = K_max(i,j),min(i,j). Returns whether every entry of K read by this block
+/// is finite (together the blocks read all of K) and the first pair (i > j, tile order, then
+/// column-major within the tile) whose mirror differs by more than `tol`.
+fn copy_block_from_lower(
     columns: &[&[f64]],
-    out: &mut Mat<f64>,
+    j0: usize,
+    mut block: MatMut<'_, f64>,
     tol: f64,
 ) -> (bool, Option<(usize, usize)>) {
     let n = columns.len();
+    let j1 = j0 + block.ncols();
     let all_finite = |values: &[f64]| values.iter().fold(true, |ok, v| ok & v.is_finite());
     let mut finite = true;
+    // Lower triangle and diagonal of the block's columns: contiguous column pieces.
+    for j in j0..j1 {
+        let piece = &columns[j][j..];
+        finite &= all_finite(piece);
+        for (i, &value) in (j..n).zip(piece) {
+            block[(i, j - j0)] = value;
+        }
+    }
+    // Strict upper triangle, out_ij = K_ji (i < j): rows j0..j1 of the columns i < j, tile by
+    // tile.
+    for i0 in (0..j1).step_by(TILE) {
+        let i1 = (i0 + TILE).min(j1);
+        for i in i0..i1 {
+            let row = &columns[i][j0..j1];
+            for j in (i + 1).max(j0)..j1 {
+                block[(i, j - j0)] = row[j - j0];
+            }
+        }
+    }
+    // Symmetry of the tiles (i0 ≥ j0, j0) against their mirrors, which also reads (and checks
+    // the finiteness of) the strict upper triangle of K in rows j0..j1.
     let mut asymmetric = None;
-    for j0 in (0..n).step_by(TILE) {
-        let j1 = (j0 + TILE).min(n);
-        for i0 in (j0..n).step_by(TILE) {
-            let i1 = (i0 + TILE).min(n);
-            // Tile (i0.., j0..) and, off the diagonal, its mirror (j0.., i0..): column pieces.
-            for j in j0..j1 {
-                let piece = &columns[j][i0..i1];
-                finite &= all_finite(piece);
-                out.col_as_slice_mut(j)[i0..i1].copy_from_slice(piece);
+    for i0 in (j0..n).step_by(TILE) {
+        let i1 = (i0 + TILE).min(n);
+        for i in i0..i1 {
+            finite &= all_finite(&columns[i][j0..j1]);
+        }
+        let mut worst = 0.0_f64;
+        for j in j0..j1 {
+            let column = &columns[j];
+            for i in i0.max(j + 1)..i1 {
+                worst = worst.max((column[i] - columns[i][j]).abs());
             }
-            if i0 != j0 {
-                for i in i0..i1 {
-                    let piece = &columns[i][j0..j1];
-                    finite &= all_finite(piece);
-                    out.col_as_slice_mut(i)[j0..j1].copy_from_slice(piece);
-                }
-            }
-            let mut worst = 0.0_f64;
-            for j in j0..j1 {
-                let column = &columns[j];
-                for i in i0.max(j + 1)..i1 {
-                    worst = worst.max((column[i] - columns[i][j]).abs());
-                }
-            }
-            if worst > tol && asymmetric.is_none() {
-                asymmetric = (j0..j1)
-                    .flat_map(|j| (i0.max(j + 1)..i1).map(move |i| (i, j)))
-                    .find(|&(i, j)| (columns[j][i] - columns[i][j]).abs() > tol);
-            }
+        }
+        if worst > tol && asymmetric.is_none() {
+            asymmetric = (j0..j1)
+                .flat_map(|j| (i0.max(j + 1)..i1).map(move |i| (i, j)))
+                .find(|&(i, j)| (columns[j][i] - columns[i][j]).abs() > tol);
         }
     }
     (finite, asymmetric)
 }
 
-/// As [`copy_tiles_contiguous`] for a K with any strides.
-fn copy_tiles_strided(
-    k: MatRef<'_, f64>,
-    out: &mut Mat<f64>,
-    tol: f64,
-) -> (bool, Option<(usize, usize)>) {
-    let n = k.nrows();
-    let mut finite = true;
-    let mut asymmetric = None;
-    for j0 in (0..n).step_by(TILE) {
-        let j1 = (j0 + TILE).min(n);
+/// The symmetric matrix A whose strict upper triangle is that of `storage` and whose diagonal is
+/// `diagonal` (LAPACK's convention: a Cholesky factor stored in the lower triangle keeps A in the
+/// upper one). Tiled and parallel over blocks of columns unless `par` is sequential.
+pub(crate) fn symmetric_from_upper(
+    storage: MatRef<'_, f64>,
+    diagonal: &[f64],
+    par: Par,
+) -> Mat<f64> {
+    let n = storage.nrows();
+    let mut out = Mat::<f64>::zeros(n, n);
+    for_column_blocks(out.as_mut(), par, |j0, mut block| {
+        let j1 = j0 + block.ncols();
+        for j in j0..j1 {
+            for i in 0..j {
+                block[(i, j - j0)] = storage[(i, j)];
+            }
+            block[(j, j - j0)] = diagonal[j];
+        }
+        // Below the diagonal, out_ij = A_ji: rows j0..j1 of the columns i > j, tile by tile.
         for i0 in (j0..n).step_by(TILE) {
             let i1 = (i0 + TILE).min(n);
-            let mut worst = 0.0_f64;
-            for j in j0..j1 {
-                for i in i0.max(j)..i1 {
-                    let (lower, upper) = (k[(i, j)], k[(j, i)]);
-                    finite &= lower.is_finite() & upper.is_finite();
-                    worst = worst.max((lower - upper).abs());
-                    out[(i, j)] = lower;
-                    out[(j, i)] = upper;
+            for i in i0..i1 {
+                for j in j0..j1.min(i) {
+                    block[(i, j - j0)] = storage[(j, i)];
                 }
             }
-            if worst > tol && asymmetric.is_none() {
-                asymmetric = (j0..j1)
-                    .flat_map(|j| (i0.max(j + 1)..i1).map(move |i| (i, j)))
-                    .find(|&(i, j)| (k[(i, j)] - k[(j, i)]).abs() > tol);
-            }
         }
-    }
-    (finite, asymmetric)
+    });
+    out
 }
 
 pub(crate) fn check_ridge(arg: &'static str, ridge: f64) -> Result<()> {
@@ -252,9 +306,17 @@ pub(crate) fn with_ridge(k: MatRef<'_, f64>, ridge: f64) -> Mat<f64> {
 }
 
 /// Cholesky factor of a positive-definite kernel matrix K + λI, with its [`SolveInfo`].
+///
+/// Stored as LAPACK's `dpotrf` leaves it: L in the lower triangle, the strict upper triangle of
+/// A = K + λI untouched above it, and A's diagonal aside, so that A can be rebuilt without having
+/// kept a second n × n copy ([`GradientDescentMse`](super::GradientDescentMse) factors its only
+/// copy of Θ this way and still has Θ for an eigendecomposition).
 #[derive(Debug, Clone)]
 pub struct Cholesky {
-    lower: Mat<f64>,
+    /// L in the lower triangle (diagonal included), A's strict upper triangle above it.
+    storage: Mat<f64>,
+    /// The diagonal of A = K + λI.
+    diagonal: Vec<f64>,
     ridge: f64,
     par: Par,
     info: OnceLock<SolveInfo>,
@@ -288,56 +350,75 @@ impl Cholesky {
     /// Golub & Van Loan 2013, *Matrix Computations* (4th ed.), Alg. 4.2.2.
     pub fn factor(k: MatRef<'_, f64>, ridge: f64, par: Par) -> Result<Self> {
         check_ridge("ridge", ridge)?;
-        let a = checked_copy("k_train_train", k, ridge)?;
-        Self::from_checked(a, k, ridge, par)
+        let a = checked_copy("k_train_train", k, ridge, par)?;
+        Self::factor_in_place(a, ridge, par).map_err(|(error, _)| error)
     }
 
-    /// Factors an already validated copy `lower` = K + ridge·I of `k` (consumed and overwritten
-    /// by L; `k` is read again only if the factorisation fails).
-    pub(crate) fn from_checked(
-        mut lower: Mat<f64>,
-        k: MatRef<'_, f64>,
+    /// Factors an already validated symmetric `a` = K + ridge·I in place: L overwrites its lower
+    /// triangle, its strict upper triangle is kept. On failure, the error comes with the storage,
+    /// whose strict upper triangle is still A's.
+    pub(crate) fn factor_in_place(
+        mut a: Mat<f64>,
         ridge: f64,
         par: Par,
-    ) -> Result<Self> {
-        let n = lower.nrows();
-        let diagonal: Vec<f64> = (0..n).map(|i| lower[(i, i)]).collect();
+    ) -> std::result::Result<Self, (Error, Mat<f64>)> {
+        let n = a.nrows();
+        let diagonal: Vec<f64> = (0..n).map(|i| a[(i, i)]).collect();
+        let params: Spec<LltParams, f64> = Default::default();
+        // faer's blocked LLᵀ reads and writes the lower triangle only, except in its unblocked
+        // base case (diagonal blocks of at most `recursion_threshold` columns), whose SIMD
+        // kernel also overwrites the upper triangle of the block. That part lies in the band
+        // 0 < j − i < recursion_threshold: saved here and restored below (tested in this module).
+        let band = params.recursion_threshold.max(1);
+        let saved: Vec<f64> = (0..n)
+            .flat_map(|j| (j.saturating_sub(band - 1)..j).map(move |i| (i, j)))
+            .map(|(i, j)| a[(i, j)])
+            .collect();
         let mut mem = MemBuffer::new(cholesky::llt::factor::cholesky_in_place_scratch::<f64>(
-            n,
-            par,
-            Default::default(),
+            n, par, params,
         ));
         let factored = cholesky::llt::factor::cholesky_in_place(
-            lower.as_mut(),
+            a.as_mut(),
             Default::default(),
             par,
             MemStack::new(&mut mem),
-            Default::default(),
+            params,
         );
-        if factored.is_err() {
-            // The failed factorisation overwrote `lower`: λ_min of K + λI from `k` itself.
-            return Err(Error::NotPositiveDefinite {
-                lambda_min: exact_lambda_min(with_ridge(k, ridge).as_ref(), par)?,
-            });
+        let mut values = saved.into_iter();
+        for j in 0..n {
+            for i in j.saturating_sub(band - 1)..j {
+                if let Some(value) = values.next() {
+                    a[(i, j)] = value;
+                }
+            }
         }
-        // Zero the strict upper triangle, column by column (contiguous, no per-entry bounds check).
-        for j in 1..n {
-            lower.as_mut().col_mut(j).subrows_mut(0, j).fill(0.0);
+        if factored.is_err() {
+            // The failed factorisation overwrote the lower triangle: λ_min of A from its upper
+            // triangle and diagonal.
+            let source = symmetric_from_upper(a.as_ref(), &diagonal, par);
+            let error = match exact_lambda_min(source.as_ref(), par) {
+                Ok(lambda_min) => Error::NotPositiveDefinite { lambda_min },
+                Err(error) => error,
+            };
+            return Err((error, a));
         }
         // Cheap screen for numerical singularity: every pivot L_jj² is a diagonal entry of a
         // Schur complement, so λ_min ≤ min_j L_jj², and λ_max ≥ max_i A_ii. A pivot below
         // n·ε·max_i A_ii therefore means λ_min ≤ n·ε·λ_max: confirm and report it with the
         // Lanczos estimate.
         let largest_diagonal = diagonal.iter().fold(0.0_f64, |m, &v| m.max(v));
-        let smallest_pivot = (0..n).fold(f64::INFINITY, |m, j| m.min(lower[(j, j)].powi(2)));
+        let smallest_pivot = (0..n).fold(f64::INFINITY, |m, j| m.min(a[(j, j)].powi(2)));
         let factor = Self {
-            lower,
+            storage: a,
+            diagonal,
             ridge,
             par,
             info: OnceLock::new(),
         };
-        if smallest_pivot <= n as f64 * f64::EPSILON * largest_diagonal {
-            factor.info()?;
+        if smallest_pivot <= n as f64 * f64::EPSILON * largest_diagonal
+            && let Err(error) = factor.info()
+        {
+            return Err((error, factor.storage));
         }
         Ok(factor)
     }
@@ -350,8 +431,8 @@ impl Cholesky {
         if let Some(info) = self.info.get() {
             return Ok(*info);
         }
-        let n = self.lower.nrows();
-        let (lambda_min, lambda_max) = extreme_eigenvalues(self.lower.as_ref(), self.par)?;
+        let n = self.storage.nrows();
+        let (lambda_min, lambda_max) = extreme_eigenvalues(self.storage.as_ref(), self.par)?;
         if lambda_min.is_nan() || lambda_min <= n as f64 * f64::EPSILON * lambda_max {
             return Err(Error::NotPositiveDefinite { lambda_min });
         }
@@ -359,27 +440,40 @@ impl Cholesky {
         Ok(*self.info.get_or_init(|| info))
     }
 
-    /// The lower-triangular factor L.
-    pub fn lower(&self) -> MatRef<'_, f64> {
-        self.lower.as_ref()
+    /// The lower-triangular factor L, as a new matrix (zeros above the diagonal).
+    pub fn lower(&self) -> Mat<f64> {
+        let n = self.storage.nrows();
+        Mat::from_fn(n, n, |i, j| if i >= j { self.storage[(i, j)] } else { 0.0 })
+    }
+
+    /// The factor's storage: L in the lower triangle; above it, A's strict upper triangle (only
+    /// for routines that read the lower triangle alone).
+    pub(crate) fn storage(&self) -> MatRef<'_, f64> {
+        self.storage.as_ref()
+    }
+
+    /// A = K + λI, rebuilt from the storage's upper triangle and the saved diagonal.
+    pub(crate) fn source(&self) -> Mat<f64> {
+        symmetric_from_upper(self.storage.as_ref(), &self.diagonal, self.par)
     }
 
     /// Solves (K + λI) X = B.
     pub fn solve(&self, rhs: MatRef<'_, f64>, par: Par) -> Result<Mat<f64>> {
-        if rhs.nrows() != self.lower.nrows() {
+        if rhs.nrows() != self.storage.nrows() {
             return Err(Error::ShapeMismatch {
                 arg: "rhs",
-                expected: format!("{} rows", self.lower.nrows()),
+                expected: format!("{} rows", self.storage.nrows()),
                 found: format!("{} rows", rhs.nrows()),
             });
         }
         let mut x = rhs.to_owned();
         let par = deterministic_par(x.nrows(), x.ncols(), par);
-        solve_with_lower(self.lower.as_ref(), x.as_mut(), par);
+        solve_with_lower(self.storage.as_ref(), x.as_mut(), par);
         Ok(x)
     }
 }
 
+/// Solves LLᵀX = B in place, reading the lower triangle of `lower` only.
 pub(crate) fn solve_with_lower(lower: MatRef<'_, f64>, rhs: faer::MatMut<'_, f64>, par: Par) {
     let n = lower.nrows();
     let mut mem = MemBuffer::new(cholesky::llt::solve::solve_in_place_scratch::<f64>(
@@ -394,4 +488,52 @@ pub(crate) fn solve_with_lower(lower: MatRef<'_, f64>, rhs: faer::MatMut<'_, f64
         par,
         MemStack::new(&mut mem),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The in-place storage relies on faer's LLᵀ reading and writing the lower triangle only:
+    /// after factoring (blocked and recursive paths: n = 300, 777 > faer's block size, both
+    /// `Par`s),
+    /// the strict upper triangle is A's bit for bit and A is rebuilt exactly.
+    #[test]
+    fn factor_leaves_the_upper_triangle_untouched() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for n in [300, 777] {
+            let g = Mat::<f64>::from_fn(n, n, |_, _| rng.random::<f64>() - 0.5);
+            let mut a = Mat::<f64>::zeros(n, n);
+            matmul(
+                a.as_mut(),
+                Accum::Replace,
+                g.as_ref(),
+                g.transpose(),
+                1.0,
+                Par::Seq,
+            );
+            for i in 0..n {
+                a[(i, i)] += 1.0;
+            }
+            for par in [Par::Seq, Par::rayon(2)] {
+                let factor = Cholesky::factor_in_place(a.clone(), 0.0, par)
+                    .map_err(|e| e.0)
+                    .unwrap();
+                let storage = factor.storage();
+                let changed: Vec<(usize, usize)> = (0..n)
+                    .flat_map(|j| (0..j).map(move |i| (i, j)))
+                    .filter(|&(i, j)| storage[(i, j)] != a[(i, j)])
+                    .collect();
+                assert!(
+                    changed.is_empty(),
+                    "{} changed, first {:?}",
+                    changed.len(),
+                    &changed[..changed.len().min(5)]
+                );
+                assert!(factor.source() == a);
+            }
+        }
+    }
 }
