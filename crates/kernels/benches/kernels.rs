@@ -1,9 +1,14 @@
-//! Analytic ReLU NNGP+NTK (3 hidden layers + readout, d = 64) against a faer GEMM baseline.
+//! Analytic ReLU NNGP+NTK (3 hidden layers + readout, d = 64) against a faer GEMM baseline, and
+//! the t = ∞ NTK-GP prediction (validate + copy Θ, Cholesky, solve) against a bare faer
+//! copy + Cholesky of the same matrix.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 use ntk_kernels::analytic::{Get, kernel};
+use ntk_kernels::regression::{GradientDescentMse, MseConfig, TestSet};
 use ntk_kernels::{Activation, Architecture, Parameterization};
 use std::hint::black_box;
 
@@ -50,5 +55,71 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+fn bench_predict(c: &mut Criterion) {
+    let (n, m, d) = (2000, 200, 64);
+    let arch = Architecture::mlp(
+        3,
+        512,
+        Activation::Relu,
+        2f64.sqrt(),
+        Some(0.05),
+        Parameterization::Ntk,
+    )
+    .unwrap();
+    let x = inputs(n + m, d);
+    let get = Get {
+        nngp: false,
+        ntk: true,
+    };
+    let train = x.as_ref().subrows(0, n);
+    let theta = kernel(&arch, train, None, get).unwrap().ntk.unwrap();
+    let theta_test = kernel(&arch, x.as_ref().subrows(n, m), Some(train), get)
+        .unwrap()
+        .ntk
+        .unwrap();
+    let y = Mat::from_fn(n, 1, |i, _| ((i + 1) as f64 * 0.37).sin());
+    let (f0, f0_test) = (Mat::<f64>::zeros(n, 1), Mat::<f64>::zeros(m, 1));
+    let mut group = c.benchmark_group("ntk_gp_predict");
+    group.sample_size(10);
+    group.bench_function(BenchmarkId::new("t_inf", format!("n{n}-m{m}")), |b| {
+        b.iter(|| {
+            let flow = GradientDescentMse::new(
+                theta.as_ref(),
+                y.as_ref(),
+                MseConfig::default(),
+                Par::rayon(0),
+            )
+            .unwrap();
+            let test = TestSet {
+                k_test_train: theta_test.as_ref(),
+                fx_test_0: f0_test.as_ref(),
+            };
+            black_box(
+                flow.predict(&[f64::INFINITY], f0.as_ref(), Some(test))
+                    .unwrap(),
+            )
+        })
+    });
+    // Baseline: a fresh copy of Θ and faer's Cholesky of it (the floor of the t = ∞ path).
+    group.bench_function(BenchmarkId::new("faer_copy_llt", format!("n{n}")), |b| {
+        b.iter(|| {
+            let mut a = theta.clone();
+            let par = Par::rayon(0);
+            let mut mem =
+                MemBuffer::new(cholesky_in_place_scratch::<f64>(n, par, Default::default()));
+            cholesky_in_place(
+                a.as_mut(),
+                Default::default(),
+                par,
+                MemStack::new(&mut mem),
+                Default::default(),
+            )
+            .unwrap();
+            black_box(a)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_predict);
 criterion_main!(benches);
