@@ -14,8 +14,10 @@
 //!   two-layer ReLU net on n = 256, d = 32;
 //! - `gemm`: faer's n×n·n×n product, n = 4000: the machine's float64 GEMM rate in this run.
 //!
-//! Each is run once to warm up, then [`RUNS`] times; median, min and max are reported with the
-//! ratio to neural-tangents' median on the same machine type (`ANCHORS`).
+//! Each is run once to warm up, then at least [`RUNS`] times, more for fast workloads (as many as
+//! fit in [`TIME_BUDGET_S`], at most [`MAX_RUNS`]; the count is the `runs` field); median, min and
+//! max are reported with the ratio to neural-tangents' median on the same machine type
+//! (`ANCHORS`).
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
@@ -94,9 +96,44 @@ impl Measurement {
     }
 }
 
-/// Runs `f` once to warm up and then `runs` times; (median, min, max) seconds.
-pub fn time_runs(runs: usize, mut f: impl FnMut()) -> (f64, f64, f64) {
+/// Seconds of timed runs every workload gets at least: a workload faster than
+/// `TIME_BUDGET_S / RUNS` is run more often than [`RUNS`] times (up to [`MAX_RUNS`]), so that
+/// its median does not hinge on a handful of runs that a noisy neighbour can disturb.
+pub const TIME_BUDGET_S: f64 = 1.0;
+/// Most timed runs of one workload (odd, so that the median is one of the runs).
+pub const MAX_RUNS: usize = 101;
+
+/// Median, min and max seconds over `runs` timed runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    pub median_s: f64,
+    pub min_s: f64,
+    pub max_s: f64,
+    pub runs: usize,
+}
+
+/// Timed runs for a workload whose warm-up took `warm_up_s`: at least `min_runs`, more (up to
+/// [`MAX_RUNS`], odd) while they fit in [`TIME_BUDGET_S`].
+pub fn runs_for(min_runs: usize, warm_up_s: f64) -> usize {
+    let affordable = if warm_up_s > 0.0 {
+        (TIME_BUDGET_S / warm_up_s).floor().min(MAX_RUNS as f64) as usize
+    } else {
+        MAX_RUNS
+    };
+    let runs = min_runs.max(affordable).max(1);
+    if runs % 2 == 0 && runs < MAX_RUNS {
+        runs + 1
+    } else {
+        runs
+    }
+}
+
+/// Runs `f` once to warm up (timed, to choose the count with [`runs_for`]) and then at least
+/// `min_runs` times.
+pub fn time_runs(min_runs: usize, mut f: impl FnMut()) -> Timing {
+    let start = Instant::now();
     f();
+    let runs = runs_for(min_runs, start.elapsed().as_secs_f64());
     let mut times: Vec<f64> = (0..runs)
         .map(|_| {
             let start = Instant::now();
@@ -106,12 +143,17 @@ pub fn time_runs(runs: usize, mut f: impl FnMut()) -> (f64, f64, f64) {
         .collect();
     times.sort_by(|a, b| a.total_cmp(b));
     let m = times.len();
-    let median = if m % 2 == 1 {
+    let median_s = if m % 2 == 1 {
         times[m / 2]
     } else {
         0.5 * (times[m / 2 - 1] + times[m / 2])
     };
-    (median, times[0], times[m - 1])
+    Timing {
+        median_s,
+        min_s: times[0],
+        max_s: times[m - 1],
+        runs,
+    }
 }
 
 /// [`time_runs`] of a fallible workload: each result is kept alive through `black_box`, and the
@@ -120,7 +162,7 @@ fn time_fallible<T, E: std::fmt::Display>(
     runs: usize,
     context: &str,
     mut f: impl FnMut() -> Result<T, E>,
-) -> anyhow::Result<(f64, f64, f64)> {
+) -> anyhow::Result<Timing> {
     let mut failure = None;
     let times = time_runs(runs, || match f() {
         Ok(value) => {
@@ -192,7 +234,12 @@ fn analytic_in_process(
 ) -> anyhow::Result<Measurement> {
     let arch = architecture(activation, depth)?;
     let x = nt_inputs(0, n, D);
-    let (median_s, min_s, max_s) = time_fallible(runs, &format!("{name} n = {n}"), || {
+    let Timing {
+        median_s,
+        min_s,
+        max_s,
+        runs,
+    } = time_fallible(runs, &format!("{name} n = {n}"), || {
         kernel(&arch, x.as_ref(), None, Get::BOTH)
     })?;
     Ok(Measurement {
@@ -237,6 +284,9 @@ fn analytic_in_child(
             .as_f64()
             .ok_or_else(|| anyhow::anyhow!("child output lacks {key}: {line}"))
     };
+    let runs = value["runs"]
+        .as_u64()
+        .ok_or_else(|| anyhow::anyhow!("child output lacks runs: {line}"))? as usize;
     Ok(Measurement {
         workload: name,
         runs,
@@ -289,10 +339,14 @@ fn empirical_ntk(n: usize, width: usize, runs: usize) -> anyhow::Result<Measurem
     let mlp = Mlp::new(&spec)?.with_parallelism(Par::rayon(0));
     let theta = mlp.init_params(&mut ChaCha8Rng::seed_from_u64(0));
     let x = nt_inputs(0, n, D);
-    let (median_s, min_s, max_s) =
-        time_fallible(runs, &format!("empirical-ntk-mlp n = {n}"), || {
-            mlp.empirical_ntk(&theta, x.as_ref(), x.as_ref())
-        })?;
+    let Timing {
+        median_s,
+        min_s,
+        max_s,
+        runs,
+    } = time_fallible(runs, &format!("empirical-ntk-mlp n = {n}"), || {
+        mlp.empirical_ntk(&theta, x.as_ref(), x.as_ref())
+    })?;
     let w = width as f64;
     let flops = (n * n) as f64 * (64.0 + 3.0 * w) + 4.0 * n as f64 * (64.0 * w + w * w);
     debug_assert!(width != 512 || flops == empirical_ntk_flops(n));
@@ -342,7 +396,12 @@ fn gp_predict(times: &[f64], name: &'static str, diagnostics: bool) -> anyhow::R
     let y = Mat::from_fn(n_train, 1, |i, _| ((i + 1) as f64 * 0.37).sin());
     let fx_train = Mat::<f64>::zeros(n_train, 1);
     let fx_test = Mat::<f64>::zeros(n_test, 1);
-    let (median_s, min_s, max_s) = time_fallible(RUNS, name, || {
+    let Timing {
+        median_s,
+        min_s,
+        max_s,
+        runs,
+    } = time_fallible(RUNS, name, || {
         GradientDescentMse::new(
             k_train.as_ref(),
             y.as_ref(),
@@ -369,7 +428,7 @@ fn gp_predict(times: &[f64], name: &'static str, diagnostics: bool) -> anyhow::R
     let n = n_train as f64;
     Ok(Measurement {
         workload: name,
-        runs: RUNS,
+        runs,
         n: n_train,
         median_s,
         min_s,
@@ -403,7 +462,12 @@ fn flow_rhs(n: usize, width: usize, runs: usize) -> anyhow::Result<Measurement> 
     let y: Vec<f64> = (0..n).map(|i| ((i + 1) as f64 * 0.37).sin()).collect();
     let mut flow = GradientFlow::new(&model, x.as_ref(), &y, &theta0, 1e6)?;
     let mut dtheta = vec![0.0; model.n_params()];
-    let (median_s, min_s, max_s) = time_fallible(runs, "flow-rhs", || {
+    let Timing {
+        median_s,
+        min_s,
+        max_s,
+        runs,
+    } = time_fallible(runs, "flow-rhs", || {
         flow.rhs(0.0, &theta0, &mut dtheta)?;
         black_box(&dtheta);
         Ok::<(), ntk_dynamics::Error>(())
@@ -427,7 +491,12 @@ fn gemm(n: usize) -> Measurement {
     let a = Mat::<f64>::from_fn(n, n, |i, j| ((i * 7 + j * 13) % 17) as f64 / 17.0 - 0.5);
     let b = Mat::<f64>::from_fn(n, n, |i, j| ((i * 5 + j * 11) % 19) as f64 / 19.0 - 0.5);
     let mut c = Mat::<f64>::zeros(n, n);
-    let (median_s, min_s, max_s) = time_runs(RUNS, || {
+    let Timing {
+        median_s,
+        min_s,
+        max_s,
+        runs,
+    } = time_runs(RUNS, || {
         matmul(
             c.as_mut(),
             Accum::Replace,
@@ -440,7 +509,7 @@ fn gemm(n: usize) -> Measurement {
     });
     Measurement {
         workload: "gemm",
-        runs: RUNS,
+        runs,
         n,
         median_s,
         min_s,
@@ -486,8 +555,8 @@ fn human_line(m: &Measurement, gemm_gflops: Option<f64>) -> String {
         format!(", peak RSS {:.2} GB", b as f64 / 1e9)
     });
     format!(
-        "{:<20} n = {:>5}  median {:>9.4} s  (min {:.4}, max {:.4})  {rate}  {ratio}{memory}",
-        m.workload, m.n, m.median_s, m.min_s, m.max_s
+        "{:<20} n = {:>5}  median {:>9.4} s  (min {:.4}, max {:.4}, {} runs)  {rate}  {ratio}{memory}",
+        m.workload, m.n, m.median_s, m.min_s, m.max_s, m.runs
     )
 }
 
@@ -503,7 +572,7 @@ pub fn run(quick: bool, json: bool, scaling: bool) -> anyhow::Result<()> {
     };
     if !json {
         println!(
-            "ntk-lab bench: {} thread(s), {RUNS} runs after a warm-up, float64{}",
+            "ntk-lab bench: {} thread(s), ≥ {RUNS} runs (≥ {TIME_BUDGET_S} s) after a warm-up, float64{}",
             rayon::current_num_threads(),
             if quick { ", --quick" } else { "" }
         );
@@ -655,4 +724,25 @@ fn run_scaling(quick: bool, json: bool) -> anyhow::Result<()> {
         &points,
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The run count: never below the minimum, as many as fit the budget, odd, capped.
+    #[test]
+    fn runs_fill_the_time_budget() {
+        assert_eq!(runs_for(5, 1.3), 5); // GEMM n = 4000: slower than the budget
+        assert_eq!(runs_for(5, 0.3), 5); // 3 fit, the minimum wins
+        assert_eq!(runs_for(5, 0.05), 21); // 20 fit, made odd
+        assert_eq!(runs_for(5, 0.0017), MAX_RUNS); // 588 fit, capped
+        assert_eq!(runs_for(5, 0.0), MAX_RUNS);
+        assert_eq!(runs_for(0, 10.0), 1);
+        // The timing itself: the median of the counted runs.
+        let mut calls = 0;
+        let timing = time_runs(5, || calls += 1);
+        assert_eq!(calls, timing.runs + 1); // plus the warm-up
+        assert!(timing.min_s <= timing.median_s && timing.median_s <= timing.max_s);
+    }
 }
