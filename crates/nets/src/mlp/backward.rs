@@ -28,7 +28,8 @@ impl Mlp {
             let layer = &self.layers[layer_idx];
             let below = &self.layers[layer_idx - 1];
             let upper = deltas.last().expect("seeded");
-            let mut delta = Mat::<f64>::zeros(n, layer.fan_in);
+            // Overwritten by the product below.
+            let mut delta = super::pool::take(n, layer.fan_in);
             matmul(
                 delta.as_mut(),
                 Accum::Replace,

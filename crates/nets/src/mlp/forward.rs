@@ -21,6 +21,11 @@ impl ForwardCache {
             .col_as_slice(0)
             .to_vec()
     }
+
+    /// Hands the buffers back to the thread's pool for the next pass.
+    pub fn recycle(self) {
+        super::pool::give(self.pre.into_iter().chain(self.post));
+    }
 }
 
 /// Z = s_w G Wᵀ + s_b 1 bᵀ.
@@ -34,7 +39,7 @@ pub(crate) fn affine(
     par: Par,
 ) -> Mat<f64> {
     let n = input.nrows();
-    let mut z = Mat::<f64>::zeros(n, layer.width);
+    let mut z = super::pool::take(n, layer.width);
     matmul(
         z.as_mut(),
         Accum::Replace,
@@ -61,7 +66,8 @@ pub(crate) fn activate(
     layer_activation: Option<ntk_kernels::Activation>,
     z: &Mat<f64>,
 ) -> Mat<f64> {
-    let mut g = z.clone();
+    let mut g = super::pool::take(z.nrows(), z.ncols());
+    g.copy_from(z);
     if let Some(act) = layer_activation {
         for j in 0..g.ncols() {
             for v in g.col_as_slice_mut(j) {
@@ -79,7 +85,9 @@ impl Mlp {
         let n_layers = self.layers.len();
         let mut pre = Vec::with_capacity(n_layers);
         let mut post = Vec::with_capacity(n_layers);
-        post.push(x.to_owned());
+        let mut input = super::pool::take(x.nrows(), x.ncols());
+        input.copy_from(x);
+        post.push(input);
         for (layer_idx, layer) in self.layers.iter().enumerate() {
             let z = affine(
                 layer,

@@ -305,6 +305,11 @@ impl Mlp {
             |scratch, block| ntk_block(&factors, symmetric, block, scratch),
         );
         drop(blocks);
+        drop(factors);
+        for (cache, deltas) in std::iter::once((cache1, deltas1)).chain(second) {
+            cache.recycle();
+            super::pool::give(deltas);
+        }
         ntk
     }
 

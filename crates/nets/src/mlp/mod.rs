@@ -24,6 +24,7 @@ mod backward;
 mod forward;
 mod hvp;
 mod jacobian;
+mod pool;
 
 use crate::{Error, Model, Result};
 use faer::{Mat, MatRef, Par};
@@ -390,7 +391,9 @@ impl Model for Mlp {
     fn forward(&self, theta: &[f64], x: MatRef<'_, f64>) -> Result<Vec<f64>> {
         self.check(theta, x, "x")?;
         let cache = self.forward_pass(theta, x);
-        Ok(cache.output())
+        let output = cache.output();
+        cache.recycle();
+        Ok(output)
     }
 
     fn loss_and_grad(
@@ -418,6 +421,8 @@ impl Model for Mlp {
             .collect();
         let deltas = self.backward_pass(theta, &cache, &residual);
         self.accumulate_gradient(&cache, &deltas, grad);
+        cache.recycle();
+        pool::give(deltas);
         Ok(loss / (2.0 * n))
     }
 
@@ -433,6 +438,8 @@ impl Model for Mlp {
         let deltas = self.backward_pass(theta, &cache, r);
         let mut grad = vec![0.0; self.n_params];
         self.accumulate_gradient(&cache, &deltas, &mut grad);
+        cache.recycle();
+        pool::give(deltas);
         Ok(grad)
     }
 
