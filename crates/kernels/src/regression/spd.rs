@@ -52,24 +52,25 @@ impl SolveInfo {
 /// 64 × 64 tiles (64 KB) stays in L1/L2 while it is read row- and column-wise.
 const TILE: usize = 64;
 
-/// Splits `out` into blocks of [`TILE`] columns and runs `task(j0, block)` on each (block = the
-/// columns j0..j0 + TILE), in parallel unless `par` is sequential; results in block order. Each
+/// Splits `out` into blocks of `width` columns and runs `task(j0, block)` on each (block = the
+/// columns j0..j0 + width), in parallel unless `par` is sequential; results in block order. Each
 /// task owns its columns, so the output does not depend on the thread count.
 fn for_column_blocks<T: Send>(
     out: MatMut<'_, f64>,
+    width: usize,
     par: Par,
     task: impl Fn(usize, MatMut<'_, f64>) -> T + Sync,
 ) -> Vec<T> {
     let n = out.ncols();
-    let mut blocks = Vec::with_capacity(n.div_ceil(TILE));
+    let mut blocks = Vec::with_capacity(n.div_ceil(width));
     let mut rest = out;
     let mut j0 = 0;
     while j0 < n {
-        let width = TILE.min(n - j0);
-        let (left, right) = rest.split_at_col_mut(width);
+        let columns = width.min(n - j0);
+        let (left, right) = rest.split_at_col_mut(columns);
         blocks.push((j0, left));
         rest = right;
-        j0 += width;
+        j0 += columns;
     }
     if matches!(par, Par::Seq) {
         blocks.into_iter().map(|(j0, b)| task(j0, b)).collect()
@@ -123,7 +124,7 @@ pub(crate) fn checked_copy(
         ));
     }
     let mut out = Mat::<f64>::zeros(n, n);
-    let blocks = for_column_blocks(out.as_mut(), par, |j0, block| {
+    let blocks = for_column_blocks(out.as_mut(), TILE, par, |j0, block| {
         copy_block_from_lower(&columns, j0, block, tol)
     });
     let finite = blocks.iter().all(|(finite, _)| *finite);
@@ -213,7 +214,7 @@ pub(crate) fn symmetric_from_upper(
 ) -> Mat<f64> {
     let n = storage.nrows();
     let mut out = Mat::<f64>::zeros(n, n);
-    for_column_blocks(out.as_mut(), par, |j0, mut block| {
+    for_column_blocks(out.as_mut(), TILE, par, |j0, mut block| {
         let j1 = j0 + block.ncols();
         for j in j0..j1 {
             for i in 0..j {
@@ -271,27 +272,12 @@ pub(crate) fn gemm(
         matmul(dst, accum, a, b, alpha, par);
         return;
     }
-    let rows = dst.nrows();
-    let mut blocks = Vec::with_capacity(rows.div_ceil(ROWS_PER_TASK));
-    let mut rest = dst;
-    let mut first = 0;
-    while first < rows {
-        let len = ROWS_PER_TASK.min(rows - first);
-        let (top, bottom) = rest.split_at_row_mut(len);
-        blocks.push((first, top));
-        rest = bottom;
-        first += len;
-    }
-    let task = |(first, block): (usize, faer::MatMut<'_, f64>)| {
+    // Row blocks of dst are column blocks of dstᵀ.
+    for_column_blocks(dst.transpose_mut(), ROWS_PER_TASK, par, |first, block| {
+        let block = block.transpose_mut();
         let len = block.nrows();
         matmul(block, accum, a.subrows(first, len), b, alpha, Par::Seq);
-    };
-    if matches!(par, Par::Seq) || blocks.len() == 1 {
-        blocks.into_iter().for_each(task);
-    } else {
-        use rayon::prelude::*;
-        blocks.into_par_iter().for_each(task);
-    }
+    });
 }
 
 /// K + ridge·I as an owned matrix (lower triangle is what the factorisations read).
