@@ -169,3 +169,13 @@ fn median_of_odd_even_and_empty_slices() {
     assert_eq!(median(&[4.0, 10.0, -5.0, 2.0]), 3.0);
     assert!(median(&[]).is_nan());
 }
+
+/// Per-group medians: each group's own items, in the order of `groups`; NaN for an empty group.
+#[test]
+fn medians_by_group() {
+    use xtask::reproduce::fit::medians_by;
+    let runs = [(64, 3.0), (128, 1.0), (64, 1.0), (64, 2.0), (128, 5.0)];
+    let medians = medians_by(&runs, &[128, 64, 256], |r| r.0, |r| r.1);
+    assert_eq!(medians[..2], [3.0, 2.0]);
+    assert!(medians[2].is_nan());
+}

@@ -171,6 +171,27 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// For each value `g` of `groups`, the [`median`] of `value(item)` over the items whose
+/// `group(item)` equals `g` (NaN for an empty group): per-width (or per-α) medians over seeds.
+pub fn medians_by<T, G: PartialEq>(
+    items: &[T],
+    groups: &[G],
+    group: impl Fn(&T) -> G,
+    value: impl Fn(&T) -> f64,
+) -> Vec<f64> {
+    groups
+        .iter()
+        .map(|g| {
+            let values: Vec<f64> = items
+                .iter()
+                .filter(|item| group(item) == *g)
+                .map(&value)
+                .collect();
+            median(&values)
+        })
+        .collect()
+}
+
 /// The `q`-quantile (linear interpolation between order statistics) of sorted values.
 fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     let position = q * (sorted.len() - 1) as f64;

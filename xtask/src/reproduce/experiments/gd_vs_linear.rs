@@ -10,7 +10,7 @@
 use super::lazy_ratio::{doubling_grid, fit};
 use super::rf_nt_concentration::sphere_points;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
-use crate::reproduce::fit::median;
+use crate::reproduce::fit::medians_by;
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::{MatRef, Par};
@@ -204,13 +204,7 @@ Theorem 3 (informal version of [DZPS18, DLL⁺19, AZLS19, ZCZG20, COB19]). *When
         let lazy_fit = fit_gap(&lazy, 90_001, "lazy sup gap")?;
         let mf_fit = fit_gap(&mean_field, 90_002, "mean-field sup gap")?;
         let per_width = |rs: &[&Run], f: fn(&Run) -> f64| -> Vec<f64> {
-            widths
-                .iter()
-                .map(|&w| {
-                    let v: Vec<f64> = rs.iter().filter(|r| r.width == w).map(|r| f(r)).collect();
-                    median(&v)
-                })
-                .collect()
+            medians_by(rs, &widths, |r| r.width, |r| f(r))
         };
         let lazy_gap = per_width(&lazy, |r| r.max_gap);
         let mf_gap = per_width(&mean_field, |r| r.max_gap);
@@ -258,9 +252,7 @@ Theorem 3 (informal version of [DZPS18, DLL⁺19, AZLS19, ZCZG20, COB19]). *When
         ];
 
         let wf: Vec<f64> = widths.iter().map(|&w| w as f64).collect();
-        let series = |name: &str, v: &[f64]| {
-            Series::line_points(name, wf.iter().copied().zip(v.iter().copied()).collect())
-        };
+        let series = |name: &str, v: &[f64]| Series::line_points_xy(name, &wf, v);
         let (fig_abs, fig_rel) = ctx.figure_path("gap.svg");
         let chart = Chart::new(
             "sup over GD steps of |f_θ − f^lin| (median over seeds)",

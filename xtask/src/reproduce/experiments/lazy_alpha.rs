@@ -11,7 +11,7 @@
 use super::lazy_ratio::{distance, fit};
 use super::rf_nt_concentration::sphere_points;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
-use crate::reproduce::fit::median;
+use crate::reproduce::fit::medians_by;
 use crate::reproduce::fit::spearman;
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
@@ -456,16 +456,9 @@ Lazy training does not exploit nonlinearities and typically is less efficient th
             ctx.task_seed(70_002),
             "sup gap",
         )?;
-        let per_alpha_of =
-            |runs: &[AlphaRun], alphas: &[f64], f: fn(&AlphaRun) -> f64| -> Vec<f64> {
-                alphas
-                    .iter()
-                    .map(|&a| {
-                        let v: Vec<f64> = runs.iter().filter(|r| r.alpha == a).map(f).collect();
-                        median(&v)
-                    })
-                    .collect()
-            };
+        let per_alpha_of = |runs: &[AlphaRun], alphas: &[f64], f: fn(&AlphaRun) -> f64| {
+            medians_by(runs, alphas, |r| r.alpha, f)
+        };
         let per_alpha = |f: fn(&AlphaRun) -> f64| per_alpha_of(&runs, &alphas, f);
         let dist = per_alpha(|r| r.distance);
         let gap = per_alpha(|r| r.max_gap);

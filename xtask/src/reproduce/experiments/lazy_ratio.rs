@@ -15,7 +15,7 @@
 
 use super::rf_nt_concentration::sphere_points;
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
-use crate::reproduce::fit::median;
+use crate::reproduce::fit::medians_by;
 use crate::reproduce::fit::{Bootstrap, PowerLawFit, power_law_fit};
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
@@ -346,15 +346,7 @@ $$f(\\boldsymbol{x};\\boldsymbol{\\theta}) = \\frac{1}{\\sqrt{d}} \\sum_{i=1}^{d
         ));
 
         // Per-width medians for the table and figure.
-        let per_width = |f: fn(&Point) -> f64| -> Vec<f64> {
-            widths
-                .iter()
-                .map(|&w| {
-                    let v: Vec<f64> = points.iter().filter(|p| p.width == w).map(f).collect();
-                    median(&v)
-                })
-                .collect()
-        };
+        let per_width = |f: fn(&Point) -> f64| medians_by(&points, &widths, |p| p.width, f);
         let jac_med = per_width(|p| p.jacobian_sup);
         let hess_med = per_width(|p| p.hessian_sup);
         let closed_med = per_width(|p| p.hessian_closed_form);
@@ -365,9 +357,7 @@ $$f(\\boldsymbol{x};\\boldsymbol{\\theta}) = \\frac{1}{\\sqrt{d}} \\sum_{i=1}^{d
 
         let (fig_abs, fig_rel) = ctx.figure_path("norms.svg");
         let wf: Vec<f64> = widths.iter().map(|&w| w as f64).collect();
-        let series = |name: &str, v: &[f64]| {
-            Series::line_points(name, wf.iter().copied().zip(v.iter().copied()).collect())
-        };
+        let series = |name: &str, v: &[f64]| Series::line_points_xy(name, &wf, v);
         let w0 = wf[0];
         let reference = |name: &str, start: f64, exponent: f64| {
             Series::line(

@@ -10,7 +10,7 @@
 
 use super::lazy_ratio::{distance, doubling_grid, fit, unit_sphere_points};
 use crate::reproduce::experiment::{Claim, Context, Experiment, Findings};
-use crate::reproduce::fit::median;
+use crate::reproduce::fit::medians_by;
 use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use anyhow::{Context as _, anyhow};
 use faer::{MatRef, Par};
@@ -290,15 +290,7 @@ $$\\frac{d\\boldsymbol{\\theta}^{(t)}}{dt} = -\\nabla_{\\boldsymbol{\\theta}} \\
             ),
         ];
 
-        let per_width = |f: fn(&Run) -> f64| -> Vec<f64> {
-            widths
-                .iter()
-                .map(|&w| {
-                    let v: Vec<f64> = runs.iter().filter(|r| r.width == w).map(f).collect();
-                    median(&v)
-                })
-                .collect()
-        };
+        let per_width = |f: fn(&Run) -> f64| medians_by(&runs, &widths, |r| r.width, f);
         let lam = per_width(|r| r.lambda_min);
         let rate = per_width(|r| r.rate_ratio);
         let dist = per_width(|r| r.max_distance);
@@ -308,9 +300,7 @@ $$\\frac{d\\boldsymbol{\\theta}^{(t)}}{dt} = -\\nabla_{\\boldsymbol{\\theta}} \\
         let in_ball = per_width(|r| r.max_distance / r.radius);
 
         let wf: Vec<f64> = widths.iter().map(|&w| w as f64).collect();
-        let series = |name: &str, v: &[f64]| {
-            Series::line_points(name, wf.iter().copied().zip(v.iter().copied()).collect())
-        };
+        let series = |name: &str, v: &[f64]| Series::line_points_xy(name, &wf, v);
         let (fig1_abs, fig1_rel) = ctx.figure_path("scaling.svg");
         let chart = Chart::new(
             "Gradient flow of the two-layer tanh net: movement against width (median over seeds)",

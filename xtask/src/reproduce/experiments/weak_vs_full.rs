@@ -338,7 +338,7 @@ the finite network's output f₀, which is why outputs are compared after centri
                 &full_gap.iter().map(|v| v / y_sup).collect(),
             ),
         ] {
-            let s = Series::line_points(name, xs.iter().cloned().zip(ys.iter().cloned()).collect());
+            let s = Series::line_points_xy(name, &xs, ys);
             chart = chart.with(s);
         }
         chart = chart.with(Series::line(
