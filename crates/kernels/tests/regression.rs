@@ -423,13 +423,15 @@ fn ntk_gp_matches_monte_carlo_ensemble() {
         .unwrap();
 
     let flow = GradientDescentMse::new(theta.as_ref(), y.as_ref(), config, Par::Seq).unwrap();
-    let chol = Cholesky::new(nngp_all.as_ref(), 0.0, Par::Seq).unwrap();
+    let lower = Cholesky::new(nngp_all.as_ref(), 0.0, Par::Seq)
+        .unwrap()
+        .lower();
     let samples = 20_000;
     let mut sums = vec![Mat::<f64>::zeros(m, 1); times.len()];
     let mut squares = vec![Mat::<f64>::zeros(m, m); times.len()];
     for _ in 0..samples {
         let z = gaussian_matrix(&mut rng, n + m, 1);
-        let f0 = chol.lower() * &z;
+        let f0 = &lower * &z;
         let f0_train = f0.subrows(0, n).to_owned();
         let f0_test = f0.subrows(n, m).to_owned();
         let out = flow
