@@ -1,6 +1,6 @@
 //! `cargo xtask bench [--quick] [--json] [--scaling]`: the benchmark suite of issue 9.
 //!
-//! Workloads (float64, d = 64, inputs x[i][j] = sin(0.7(i+1) + 1.3(j+1)) + 0.1 cos(2.1(i+1)(j+1))):
+//! Workloads (float64, d = 64, inputs `x[i][j] = sin(0.7(i+1) + 1.3(j+1)) + 0.1 cos(2.1(i+1)(j+1))`):
 //! - `analytic-relu-L3`, `analytic-erf-L3`: NNGP + NTK of
 //!   `serial([Dense(512, √2, 0.05), σ]×3, Dense(1, √2, 0.05))`, n = 1000, 2000, 4000, 8000;
 //! - `empirical-ntk-mlp`: the full n×n empirical NTK of the 64 → 512 → 512 → 1 ReLU MLP
@@ -300,7 +300,7 @@ fn analytic_in_child(
     })
 }
 
-/// The child side of [`analytic_in_child`]: runs the workload `spec`
+/// The child side of `analytic_in_child`: runs the workload `spec`
 /// (`name,activation,n,depth,runs`) in this fresh process and prints its JSON line with the
 /// process's peak RSS.
 pub fn run_child(spec: &str) -> anyhow::Result<()> {

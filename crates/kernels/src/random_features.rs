@@ -14,7 +14,7 @@
 //!    \xrightarrow{N\to\infty} K^{NT}(x,x') = \tfrac{\langle x,x'\rangle}{d}\,\mathbb E_w[\sigma'(\langle w,x\rangle)\sigma'(\langle w,x'\rangle)] $$
 //!
 //! Since (⟨w,x⟩, ⟨w,x'⟩) ~ N(0, [[‖x‖², ⟨x,x'⟩], [⟨x,x'⟩, ‖x'‖²]]/d), the limits are the dual
-//! activations of [`crate::analytic::dual`] at (q₁, q₂, c) = (‖x‖²/d, ‖x'‖²/d, ⟨x,x'⟩/d).
+//! activations of [`crate::analytic::dual`](mod@crate::analytic::dual) at (q₁, q₂, c) = (‖x‖²/d, ‖x'‖²/d, ⟨x,x'⟩/d).
 //! On x ∈ √d·S^{d−1} (the seed's example) q₁ = q₂ = 1 and both kernels depend only on ∠(x, x').
 
 use crate::analytic::{dual, dual_diagonal};
@@ -91,7 +91,7 @@ pub struct RandomFeatureKernels {
 /// $$ K^{RF}(x,x') = \hat\sigma\big(\tfrac{\|x\|^2}{d}, \tfrac{\|x'\|^2}{d}, \tfrac{\langle x,x'\rangle}{d}\big), \qquad
 ///    K^{NT}(x,x') = \tfrac{\langle x,x'\rangle}{d}\,\hat{\dot\sigma}\big(\tfrac{\|x\|^2}{d}, \tfrac{\|x'\|^2}{d}, \tfrac{\langle x,x'\rangle}{d}\big) $$
 ///
-/// with σ̂, σ̂' the dual activations ([`crate::analytic::dual`]). The Gram X1X2ᵀ is one faer GEMM
+/// with σ̂, σ̂' the dual activations ([`crate::analytic::dual`](mod@crate::analytic::dual)). The Gram X1X2ᵀ is one faer GEMM
 /// (`par`); the entries are evaluated in parallel over rows.
 ///
 /// # Reference

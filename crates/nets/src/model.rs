@@ -68,7 +68,7 @@ pub trait Model: Sync + Send {
     ) -> Result<Mat<f64>>;
 
     /// Σᵢ cᵢ ∇²θ f(xᵢ; θ) · v: a weighted sum of per-input Hessian-vector products (for one input
-    /// pass a 1-row `x` and c = [1]). The loss Hessian is JᵀJ/n + this with c = (u − y)/n.
+    /// pass a 1-row `x` and c = (1)). The loss Hessian is JᵀJ/n + this with c = (u − y)/n.
     fn hvp(&self, theta: &[f64], x: MatRef<'_, f64>, c: &[f64], v: &[f64]) -> Result<Vec<f64>>;
 }
 

@@ -31,7 +31,7 @@ pub fn all_activations() -> Vec<Activation> {
 }
 
 /// neural-tangents' reference inputs (`nt_relu.json`, `anchor_timings.md`):
-/// x[i][j] = sin(0.7(i+1) + 1.3(j+1)) + 0.1 cos(2.1(i+1)(j+1)), rows i ∈ first_row..first_row+n.
+/// `x[i][j] = sin(0.7(i+1) + 1.3(j+1)) + 0.1 cos(2.1(i+1)(j+1))`, rows i ∈ first_row..first_row+n.
 pub fn nt_inputs(first_row: usize, n: usize, d: usize) -> Mat<f64> {
     Mat::from_fn(n, d, |i, j| {
         let (a, b) = ((first_row + i + 1) as f64, (j + 1) as f64);

@@ -77,12 +77,12 @@ impl Series {
         }
     }
 
-    /// A line with point markers through (xs[i], ys[i]) (the shorter slice sets the length).
+    /// A line with point markers through (`xs[i]`, `ys[i]`) (the shorter slice sets the length).
     pub fn line_points_xy(name: impl Into<String>, xs: &[f64], ys: &[f64]) -> Self {
         Series::line_points(name, xs.iter().copied().zip(ys.iter().copied()).collect())
     }
 
-    /// A reference power law y = y₀·(x/x₀)^exponent through (x₀, y₀) = (xs[0], y0), drawn at
+    /// A reference power law y = y₀·(x/x₀)^exponent through (x₀, y₀) = (`xs[0]`, y0), drawn at
     /// the abscissae `xs` (the "∝ n^(−1/2)" guide lines of the scaling figures).
     pub fn power_law(name: impl Into<String>, xs: &[f64], y0: f64, exponent: f64) -> Self {
         let x0 = xs.first().copied().unwrap_or(1.0);

@@ -126,7 +126,7 @@ pub struct Stats {
     pub rejected_steps: usize,
 }
 
-/// States at the requested times: row k of `states` is y(times[k]).
+/// States at the requested times: row k of `states` is y(`times[k]`).
 #[derive(Debug, Clone)]
 pub struct Trajectory {
     /// The requested times.

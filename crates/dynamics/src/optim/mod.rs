@@ -19,7 +19,7 @@ use crate::error::{Error, Result, check_positive};
 pub struct DescentResult {
     /// θ after the last step.
     pub theta: Vec<f64>,
-    /// losses[k] = loss at θ_k, k = 0..=n_steps (for SGD: the minibatch loss used at step k,
+    /// `losses[k]` = loss at θ_k, k = 0..=n_steps (for SGD: the minibatch loss used at step k,
     /// and the full-batch loss at k = 0 and k = n_steps).
     pub losses: Vec<f64>,
 }

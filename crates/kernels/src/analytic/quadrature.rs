@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 /// degree 2m − 1. Tested in `tests/dual.rs`: exp and sin at variances up to 3.5 to 1e-10 of
 /// the natural scale √(E σ(u)² E σ(v)²); erf and GELU (σ and σ') at q ≤ 1 to 1e-10. Sharply
 /// peaked integrands (erf' = Gaussian bump at q ≳ 1.5 with |ρ| → 1) converge more slowly
-/// (~1e-9): use the closed forms where they exist, as [`super::dual`] does.
+/// (~1e-9): use the closed forms where they exist, as [`super::dual`](mod@super::dual) does.
 pub const GAUSS_HERMITE_ORDER: usize = 64;
 
 /// Nodes and weights of the rule, scaled for the standard normal: E f(Z) ≈ Σ wₖ f(zₖ).

@@ -541,7 +541,7 @@ impl pulp::WithSimd for TileOp<'_, '_, '_> {
 ///    \Sigma \leftarrow w^2\Sigma + b^2,\ \Theta \leftarrow \Sigma + w^2\Theta\ (\text{Dense});\quad
 ///    \Sigma \leftarrow \mathbb E\sigma(u)\sigma(v),\ \Theta \leftarrow \mathbb E\sigma'(u)\sigma'(v)\,\Theta\ (\sigma) $$
 ///
-/// (standard parameterization: Θ ← N_in Σ + w²Θ + [bias], Σ ← w²Σ + b²), exactly as
+/// (standard parameterization: Θ ← N_in Σ + w²Θ + (bias), Σ ← w²Σ + b²), exactly as
 /// neural-tangents 0.6.5's `stax.serial(...)` `kernel_fn(x1, x2, ('nngp', 'ntk'))`.
 ///
 /// Work is split into 128 × 128 tiles processed in parallel (rayon); each tile forms its block
@@ -670,7 +670,7 @@ pub fn kernel_diagonal(arch: &Architecture, x: MatRef<'_, f64>) -> Result<(Vec<f
 /// The kernels after one layer of the architecture.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerKernel {
-    /// Σ after the layer (pre-activation after a Dense, E[σσ] after an activation).
+    /// Σ after the layer (pre-activation after a Dense, E(σσ) after an activation).
     pub nngp: Mat<f64>,
     /// Θ after the layer.
     pub ntk: Mat<f64>,
