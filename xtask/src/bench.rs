@@ -652,7 +652,8 @@ fn report_scaling(json: bool, what: &str, variable: &str, points: &[(f64, f64)])
 }
 
 /// Cost growth (issue 9): analytic kernel time against n and depth, empirical NTK against width
-/// and n, gradient-flow RHS cost against width. Three runs per point after a warm-up.
+/// and n, gradient-flow RHS cost and whole-flow cost per unit flow time against width. At least
+/// three runs per point after a warm-up.
 fn run_scaling(quick: bool, json: bool) -> anyhow::Result<()> {
     let runs = 3;
     let ns: &[usize] = if quick {
@@ -726,7 +727,82 @@ fn run_scaling(quick: bool, json: bool) -> anyhow::Result<()> {
         "width",
         &points,
     );
+    // The whole flow: wall time and right-hand sides per unit of flow time (adaptive
+    // Dormand–Prince at the default tolerances, t ∈ [0, FLOW_T]).
+    let flows: Vec<(f64, f64, f64)> = flow_widths
+        .iter()
+        .map(|&w| flow_per_unit_time(256, w).map(|(s, evals)| (w as f64, s, evals)))
+        .collect::<anyhow::Result<_>>()?;
+    let seconds: Vec<(f64, f64)> = flows.iter().map(|&(w, s, _)| (w, s)).collect();
+    report_scaling(
+        json,
+        "gradient-flow time per unit flow time vs width (n = 256)",
+        "width",
+        &seconds,
+    );
+    let evals: Vec<(f64, f64)> = flows.iter().map(|&(w, _, e)| (w, e)).collect();
+    if json {
+        println!(
+            "{}",
+            json!({"scaling": "gradient-flow RHS evaluations per unit flow time vs width (n = 256)",
+                "variable": "width", "points": evals, "fitted_exponent": log_slope(
+                    &evals.iter().map(|p| p.0).collect::<Vec<_>>(),
+                    &evals.iter().map(|p| p.1).collect::<Vec<_>>())})
+        );
+    } else {
+        let list: Vec<String> = evals
+            .iter()
+            .map(|(w, e)| format!("width={w}: {e:.0}"))
+            .collect();
+        println!(
+            "scaling gradient-flow RHS evaluations per unit flow time vs width (n = 256): {}",
+            list.join(", ")
+        );
+    }
     Ok(())
+}
+
+/// Flow time integrated by [`flow_per_unit_time`]. The flow is stiff (≈ 1000 right-hand sides
+/// per unit time at n = 256: the explicit integrator's step is limited by λ_max of the empirical
+/// NTK over n, which does not grow with the width), so half a unit keeps the widest point to a
+/// few seconds per run; over [0, 0.1] the start-up of the step-size control (h₀ selection,
+/// growth) made the counts vary by 3× between widths.
+const FLOW_T: f64 = 0.5;
+
+/// Gradient flow of the `flow-rhs` network (width `width`, n points, d = 32) over [0, FLOW_T]
+/// by adaptive Dormand–Prince (`ntk_dynamics::gradient_flow`, default tolerances): (median wall
+/// seconds, right-hand-side evaluations) per unit of flow time.
+fn flow_per_unit_time(n: usize, width: usize) -> anyhow::Result<(f64, f64)> {
+    let d = 32;
+    let spec = TwoLayerSpec {
+        input_dim: d,
+        width,
+        activation: Activation::Relu,
+        scaling: Scaling::Lazy,
+        alpha: 1.0,
+        w_init_std: 1.0,
+        second_layer: SecondLayer::Trained,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let model = TwoLayer::new(spec, &mut rng)?;
+    let theta0 = model.init_params(&mut rng);
+    let x = nt_inputs(0, n, d);
+    let y: Vec<f64> = (0..n).map(|i| ((i + 1) as f64 * 0.37).sin()).collect();
+    let config = ntk_dynamics::FlowConfig::new(FLOW_T);
+    let mut evals = 0;
+    let timing = time_fallible(3, "gradient flow", || {
+        ntk_dynamics::gradient_flow(
+            &model,
+            x.as_ref(),
+            &y,
+            &theta0,
+            &[FLOW_T],
+            &config,
+            |_, _| Ok(()),
+        )
+        .map(|stats| evals = stats.rhs_evals)
+    })?;
+    Ok((timing.median_s / FLOW_T, evals as f64 / FLOW_T))
 }
 
 #[cfg(test)]
