@@ -447,7 +447,16 @@ fn gp_predict(times: &[f64], name: &'static str, diagnostics: bool) -> anyhow::R
     })
 }
 
-fn flow_rhs(n: usize, width: usize, runs: usize) -> anyhow::Result<Measurement> {
+/// The gradient-flow problem of `flow-rhs`: a two-layer ReLU net (lazy scaling, trained second
+/// layer, seed 7), its θ⁰, n inputs of dimension 32 and targets y_i = sin(0.37(i + 1)).
+struct FlowProblem {
+    model: TwoLayer,
+    theta0: Vec<f64>,
+    x: Mat<f64>,
+    y: Vec<f64>,
+}
+
+fn flow_problem(n: usize, width: usize) -> anyhow::Result<FlowProblem> {
     let d = 32;
     let spec = TwoLayerSpec {
         input_dim: d,
@@ -463,6 +472,21 @@ fn flow_rhs(n: usize, width: usize, runs: usize) -> anyhow::Result<Measurement> 
     let theta0 = model.init_params(&mut rng);
     let x = nt_inputs(0, n, d);
     let y: Vec<f64> = (0..n).map(|i| ((i + 1) as f64 * 0.37).sin()).collect();
+    Ok(FlowProblem {
+        model,
+        theta0,
+        x,
+        y,
+    })
+}
+
+fn flow_rhs(n: usize, width: usize, runs: usize) -> anyhow::Result<Measurement> {
+    let FlowProblem {
+        model,
+        theta0,
+        x,
+        y,
+    } = flow_problem(n, width)?;
     let mut flow = GradientFlow::new(&model, x.as_ref(), &y, &theta0, 1e6)?;
     let mut dtheta = vec![0.0; model.n_params()];
     let Timing {
@@ -476,7 +500,7 @@ fn flow_rhs(n: usize, width: usize, runs: usize) -> anyhow::Result<Measurement> 
         Ok::<(), ntk_dynamics::Error>(())
     })?;
     // Forward Z = XWᵀ (2nmd), backward ∇W = Mᵀ X (2nmd), readout and elementwise work (≈ 6nm).
-    let (nf, mf, df) = (n as f64, width as f64, d as f64);
+    let (nf, mf, df) = (n as f64, width as f64, x.ncols() as f64);
     Ok(Measurement {
         workload: "flow-rhs",
         runs,
@@ -773,21 +797,12 @@ const FLOW_T: f64 = 0.5;
 /// by adaptive Dormand–Prince (`ntk_dynamics::gradient_flow`, default tolerances): (median wall
 /// seconds, right-hand-side evaluations) per unit of flow time.
 fn flow_per_unit_time(n: usize, width: usize) -> anyhow::Result<(f64, f64)> {
-    let d = 32;
-    let spec = TwoLayerSpec {
-        input_dim: d,
-        width,
-        activation: Activation::Relu,
-        scaling: Scaling::Lazy,
-        alpha: 1.0,
-        w_init_std: 1.0,
-        second_layer: SecondLayer::Trained,
-    };
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let model = TwoLayer::new(spec, &mut rng)?;
-    let theta0 = model.init_params(&mut rng);
-    let x = nt_inputs(0, n, d);
-    let y: Vec<f64> = (0..n).map(|i| ((i + 1) as f64 * 0.37).sin()).collect();
+    let FlowProblem {
+        model,
+        theta0,
+        x,
+        y,
+    } = flow_problem(n, width)?;
     let config = ntk_dynamics::FlowConfig::new(FLOW_T);
     let mut evals = 0;
     let timing = time_fallible(3, "gradient flow", || {

@@ -66,6 +66,18 @@ pub fn check_finite(arg: &'static str, values: &[f64]) -> Result<()> {
     }
 }
 
+/// Checks that `m` has `rows` rows (a right-hand side or block of vectors of an n × n operator).
+pub(crate) fn check_rows(arg: &'static str, m: faer::MatRef<'_, f64>, rows: usize) -> Result<()> {
+    if m.nrows() == rows {
+        return Ok(());
+    }
+    Err(Error::ShapeMismatch {
+        arg,
+        expected: format!("{rows} rows"),
+        found: format!("{} rows", m.nrows()),
+    })
+}
+
 /// Checks that every entry of the matrix is finite (index is row-major `i * ncols + j`).
 pub fn check_finite_mat(arg: &'static str, m: faer::MatRef<'_, f64>) -> Result<()> {
     for i in 0..m.nrows() {

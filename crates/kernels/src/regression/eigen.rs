@@ -185,13 +185,7 @@ impl Eigen {
     /// U·C (n × c) without forming U: Q·(U_T·C).
     pub fn apply_vectors(&self, c: MatRef<'_, f64>) -> Result<Mat<f64>> {
         let n = self.values.len();
-        if c.nrows() != n {
-            return Err(Error::ShapeMismatch {
-                arg: "c",
-                expected: format!("{n} rows"),
-                found: format!("{} rows", c.nrows()),
-            });
-        }
+        crate::error::check_rows("c", c, n)?;
         let mut out = Mat::<f64>::zeros(n, c.ncols());
         gemm(
             out.as_mut(),
@@ -208,13 +202,7 @@ impl Eigen {
     /// Uᵀ·B (n × c) without forming U: U_Tᵀ·(Qᵀ·B).
     pub fn project(&self, b: MatRef<'_, f64>) -> Result<Mat<f64>> {
         let n = self.values.len();
-        if b.nrows() != n {
-            return Err(Error::ShapeMismatch {
-                arg: "b",
-                expected: format!("{n} rows"),
-                found: format!("{} rows", b.nrows()),
-            });
-        }
+        crate::error::check_rows("b", b, n)?;
         let mut rotated = b.to_owned();
         self.apply_reflections(rotated.as_mut(), true, Par::Seq);
         let mut out = Mat::<f64>::zeros(n, b.ncols());

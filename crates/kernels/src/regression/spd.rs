@@ -445,13 +445,7 @@ impl Cholesky {
 
     /// Solves (K + λI) X = B.
     pub fn solve(&self, rhs: MatRef<'_, f64>, par: Par) -> Result<Mat<f64>> {
-        if rhs.nrows() != self.storage.nrows() {
-            return Err(Error::ShapeMismatch {
-                arg: "rhs",
-                expected: format!("{} rows", self.storage.nrows()),
-                found: format!("{} rows", rhs.nrows()),
-            });
-        }
+        crate::error::check_rows("rhs", rhs, self.storage.nrows())?;
         let mut x = rhs.to_owned();
         let par = deterministic_par(x.nrows(), x.ncols(), par);
         solve_with_lower(self.storage.as_ref(), x.as_mut(), par);
