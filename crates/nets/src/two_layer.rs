@@ -108,8 +108,8 @@ impl FusedPass<'_> {
         let x = self.x;
         let block_len = n * UNITS_PER_TASK;
         // The elementwise loops run inside `arch.dispatch`, compiled for the best instruction
-        // set of the machine (AVX2/AVX-512 vectors instead of baseline SSE2); no reassociation,
-        // so the result is the same on every path.
+        // set of the machine (pulp's x86-v3 level, AVX2, instead of baseline SSE2); no
+        // reassociation, so the result is the same on every path.
         let arch = pulp::Arch::new();
 
         // Pass 1: Z_c = X W_cᵀ per block, partial outputs Σ_{i∈c} a_i σ(z_ki).
