@@ -655,7 +655,20 @@ fn log_slope(x: &[f64], y: &[f64]) -> f64 {
     sxy / sxx
 }
 
+/// One cost-growth sweep in seconds: see [`report_scaling_of`].
 fn report_scaling(json: bool, what: &str, variable: &str, points: &[(f64, f64)]) {
+    report_scaling_of(json, what, variable, points, |v| format!("{v:.4} s"));
+}
+
+/// One cost-growth sweep: its points (x, y), the fitted log–log exponent, as a JSON line or a
+/// human line with each y written by `value`.
+fn report_scaling_of(
+    json: bool,
+    what: &str,
+    variable: &str,
+    points: &[(f64, f64)],
+    value: impl Fn(f64) -> String,
+) {
     let (x, y): (Vec<f64>, Vec<f64>) = points.iter().cloned().unzip();
     let slope = log_slope(&x, &y);
     if json {
@@ -666,7 +679,7 @@ fn report_scaling(json: bool, what: &str, variable: &str, points: &[(f64, f64)])
     } else {
         let list: Vec<String> = points
             .iter()
-            .map(|(a, b)| format!("{variable}={a}: {b:.4} s"))
+            .map(|&(a, b)| format!("{variable}={a}: {}", value(b)))
             .collect();
         println!(
             "scaling {what}: {}; fitted exponent {slope:.2}",
@@ -765,24 +778,13 @@ fn run_scaling(quick: bool, json: bool) -> anyhow::Result<()> {
         &seconds,
     );
     let evals: Vec<(f64, f64)> = flows.iter().map(|&(w, _, e)| (w, e)).collect();
-    if json {
-        println!(
-            "{}",
-            json!({"scaling": "gradient-flow RHS evaluations per unit flow time vs width (n = 256)",
-                "variable": "width", "points": evals, "fitted_exponent": log_slope(
-                    &evals.iter().map(|p| p.0).collect::<Vec<_>>(),
-                    &evals.iter().map(|p| p.1).collect::<Vec<_>>())})
-        );
-    } else {
-        let list: Vec<String> = evals
-            .iter()
-            .map(|(w, e)| format!("width={w}: {e:.0}"))
-            .collect();
-        println!(
-            "scaling gradient-flow RHS evaluations per unit flow time vs width (n = 256): {}",
-            list.join(", ")
-        );
-    }
+    report_scaling_of(
+        json,
+        "gradient-flow RHS evaluations per unit flow time vs width (n = 256)",
+        "width",
+        &evals,
+        |v| format!("{v:.0}"),
+    );
     Ok(())
 }
 
