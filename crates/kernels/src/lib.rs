@@ -15,6 +15,7 @@
 pub mod activation;
 pub mod analytic;
 pub mod architecture;
+pub mod conv;
 pub mod error;
 pub mod mercer;
 pub mod monte_carlo;
@@ -24,4 +25,5 @@ pub mod two_layer;
 
 pub use activation::Activation;
 pub use architecture::{Architecture, Layer, Parameterization};
+pub use conv::{ConvArchitecture, ConvLayer, Padding};
 pub use error::{Error, Result};
