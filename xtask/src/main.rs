@@ -41,6 +41,14 @@ enum Command {
         /// scale and seed.
         #[arg(long)]
         resume: bool,
+        /// Run only shard i of N (0-based) of the selected experiments, split by cost; each shard
+        /// writes its own output directory (see docs/cluster.md).
+        #[arg(long, value_name = "i/N", conflicts_with = "merge")]
+        shard: Option<String>,
+        /// Write the one report from these finished shard output directories (comma-separated)
+        /// instead of running experiments; same --scale, --seed and selection as the shards.
+        #[arg(long, value_delimiter = ',', value_name = "DIR,DIR")]
+        merge: Option<Vec<PathBuf>>,
     },
     /// Evaluate infinite-width NNGP/NTK kernels (and Mercer spectra) from a JSON spec.
     #[command(long_about = KERNEL_HELP)]
@@ -110,6 +118,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             out,
             seed,
             resume,
+            shard,
+            merge,
         } => {
             let registry = reproduce::experiments::registry();
             let mut config = RunConfig::new(scale, seed, out);
@@ -118,6 +128,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 None => only,
             };
             config.resume = resume;
+            config.shard = shard
+                .as_deref()
+                .map(reproduce::shard::Shard::parse)
+                .transpose()?;
+            config.merge_from = merge;
             let summary = reproduce::run(&registry, &config)?;
             let failed: Vec<&str> = summary
                 .results

@@ -6,7 +6,8 @@
 //! - `REPORT.md`, `results.json`: written last, each as temp file + rename;
 //! - `figures/`, `data/`: each experiment's staged files, moved into place by rename;
 //! - `.staging-<pid>-<nanos>/<id>/`: where experiment `id` writes while it runs (removed at the end);
-//! - `.resume/`: the `--resume` records ([`super::resume`]).
+//! - `.resume/`: the `--resume` records ([`super::resume`]), also what `--merge` gathers from the
+//!   shard directories ([`super::shard`]).
 //!
 //! An interrupted run leaves the previous `REPORT.md` and `results.json` untouched: nothing
 //! outside the staging and resume directories changes before all experiments are done.
@@ -18,6 +19,7 @@ use super::progress::Progress;
 use super::report::{Header, render_report};
 use super::results::{ClaimRecord, ExperimentRecord, ResultsFile};
 use super::resume::{ResumeRecord, ResumeStore, resume_key};
+use super::shard::{self, Shard};
 use crate::UsageError;
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
@@ -41,6 +43,11 @@ pub struct RunConfig {
     pub progress: Option<bool>,
     /// The commit recorded in the output; `None` asks git.
     pub commit: Option<String>,
+    /// Run only this shard's part of the selected experiments (`--shard i/N`).
+    pub shard: Option<Shard>,
+    /// Merge the finished experiments of these shard output directories instead of running
+    /// anything (`--merge`); every selected experiment must have been finished by one shard.
+    pub merge_from: Option<Vec<PathBuf>>,
 }
 
 impl RunConfig {
@@ -55,6 +62,8 @@ impl RunConfig {
             resume: false,
             progress: None,
             commit: None,
+            shard: None,
+            merge_from: None,
         }
     }
 }
@@ -258,7 +267,11 @@ fn remove_stale_staging(out_dir: &Path) {
 /// failed (with its message) and the others still run. The summary's `exit_code` is 1 if any
 /// experiment failed or any claim has verdict `fail`, else 0.
 pub fn run(experiments: &[Box<dyn Experiment>], config: &RunConfig) -> Result<RunSummary> {
-    let selected = select(experiments, config.only.as_deref())?;
+    let mut selected = select(experiments, config.only.as_deref())?;
+    if let Some(shard) = config.shard {
+        let ids = shard::ids_of_shard(&selected, shard);
+        selected.retain(|e| ids.iter().any(|id| id == e.id()));
+    }
     let out_dir = config.out_dir.as_path();
     check_output_dir(out_dir)?;
     let wall = Instant::now();
@@ -266,6 +279,10 @@ pub fn run(experiments: &[Box<dyn Experiment>], config: &RunConfig) -> Result<Ru
         .commit
         .clone()
         .unwrap_or_else(|| environment::git_commit(out_dir));
+    let merging = config.merge_from.is_some();
+    if let Some(dirs) = &config.merge_from {
+        shard::gather(&selected, dirs, out_dir, &commit, config.scale, config.seed)?;
+    }
     let date = environment::utc_now();
 
     remove_stale_staging(out_dir);
@@ -284,11 +301,19 @@ pub fn run(experiments: &[Box<dyn Experiment>], config: &RunConfig) -> Result<Ru
         let staged = staging.join(id);
         let key = resume_key(&commit, config.scale, config.seed, id);
         let bar = progress.start(index, id);
-        let reused = if config.resume {
+        let reused = if config.resume || merging {
             store.load(id, &key)
         } else {
             None
         };
+        if merging && reused.is_none() {
+            // `shard::gather` checked every record; one that vanished since is an error, never
+            // a silent re-run inside a merge job.
+            anyhow::bail!(
+                "--merge: the record of {id} disappeared from {}",
+                out_dir.display()
+            );
+        }
         let outcome = match reused {
             Some(record) => {
                 store.restore_files(id, &staged)?;
