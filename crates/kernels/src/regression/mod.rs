@@ -7,7 +7,9 @@
 //! - [`GradientDescentMse`]: f_t on train and test points under MSE gradient flow with a fixed
 //!   NTK, for any t ≥ 0 and t = ∞ (Lee et al. 2019, arXiv:1902.06720, Eqs. (10)–(11));
 //! - [`NtkGp`]: mean and covariance of the ensemble of infinitely wide networks trained by MSE
-//!   gradient flow (Lee et al. 2019, Eqs. (15)–(16)).
+//!   gradient flow (Lee et al. 2019, Eqs. (15)–(16));
+//! - [`conjugate_gradient`], [`gradient_flow_lanczos`]: the same predictions at t = ∞ and finite
+//!   t from products with the kernel only ([`SymmetricOperator`]), for kernels streamed from disk.
 //!
 //! Every solve goes through faer (Cholesky for t = ∞, one self-adjoint eigendecomposition for all
 //! finite t) and reports its condition number in a [`SolveInfo`] (for the Cholesky solves of
@@ -15,17 +17,23 @@
 //! kernel matrix is [`crate::Error::NotPositiveDefinite`] with λ_min; a ridge/jitter is added only
 //! when the caller passes one.
 
+mod conjugate_gradient;
 mod eigen;
 mod gradient_flow;
+mod krylov_flow;
 mod lanczos;
 mod ridge;
 mod spd;
 
+pub use conjugate_gradient::{
+    CgConfig, CgInfo, DenseOperator, SymmetricOperator, conjugate_gradient,
+};
 pub use eigen::Eigen;
 pub use gradient_flow::{
     EnsemblePrediction, EnsembleTestSet, GradientDescentMse, MseConfig, MsePrediction, NtkGp,
     TestSet,
 };
+pub use krylov_flow::{CHECK_EVERY, FlowVectors, LanczosConfig, gradient_flow_lanczos};
 pub use lanczos::{LANCZOS_RTOL, LANCZOS_STEPS};
 pub use ridge::{Gaussian, Prediction, gp_inference, kernel_ridge, least_norm_interpolator};
 pub use spd::{Cholesky, SolveInfo};
