@@ -21,6 +21,7 @@ pub mod mercer;
 pub mod monte_carlo;
 pub mod random_features;
 pub mod regression;
+pub mod tile_shards;
 pub mod tiled;
 pub mod two_layer;
 

@@ -89,27 +89,10 @@ pub fn costs(ids: &[&str]) -> Vec<f64> {
         .collect()
 }
 
-/// The longest-processing-time-first split of items with `costs` into `count` shards: the item
-/// indices of each shard (in increasing order).
+/// The longest-processing-time-first split of items with `costs` into `count` shards (the same
+/// rule as the kernel tiles' [`ntk_kernels::tile_shards::lpt_partition`]).
 pub fn plan(costs: &[f64], count: usize) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..costs.len()).collect();
-    // Decreasing cost, ties by index: a total, deterministic order.
-    order.sort_by(|&a, &b| costs[b].total_cmp(&costs[a]).then(a.cmp(&b)));
-    let mut load = vec![0.0_f64; count.max(1)];
-    let mut shards = vec![Vec::new(); count.max(1)];
-    for item in order {
-        let (target, _) = load
-            .iter()
-            .enumerate()
-            .min_by(|(i, a), (j, b)| a.total_cmp(b).then(i.cmp(j)))
-            .expect("at least one shard");
-        load[target] += costs[item];
-        shards[target].push(item);
-    }
-    for shard in &mut shards {
-        shard.sort_unstable();
-    }
-    shards
+    ntk_kernels::tile_shards::lpt_partition(costs, count)
 }
 
 /// The ids of `selected` that shard `shard` runs.
