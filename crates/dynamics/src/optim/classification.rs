@@ -167,6 +167,9 @@ pub fn evaluate<M: Classifier + ?Sized>(
     ))
 }
 
+/// Inputs (one per row) with their class labels.
+pub type LabelledRows = (Mat<f64>, Vec<usize>);
+
 fn copy_rows(x: MatRef<'_, f64>, rows: &[usize]) -> Mat<f64> {
     Mat::from_fn(rows.len(), x.ncols(), |i, j| x[(rows[i], j)])
 }
@@ -178,7 +181,7 @@ pub fn validation_split(
     labels: &[usize],
     fraction: f64,
     seed: u64,
-) -> Result<((Mat<f64>, Vec<usize>), (Mat<f64>, Vec<usize>))> {
+) -> Result<(LabelledRows, LabelledRows)> {
     if !(0.0..1.0).contains(&fraction) || labels.len() != x.nrows() {
         return Err(Error::InvalidParameter {
             arg: "fraction",
