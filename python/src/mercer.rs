@@ -8,11 +8,14 @@
 use crate::architecture::{Network, PyArchitecture};
 use crate::errors::{BindingError, Result, run};
 use faer::Mat;
+use gauss_quad::legendre::GaussLegendre;
 use ntk_kernels::Architecture;
 use ntk_kernels::analytic::{Get, kernel};
 use ntk_kernels::mercer::{MercerConfig, mercer_eigenvalues};
 use numpy::PyArray1;
 use pyo3::prelude::*;
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
 
 /// κ(t) of the NNGP (`nngp = true`) or NTK on S^{p−1}; NaN when the kernel cannot be
 /// evaluated, which the quadrature reports as an error.
@@ -34,9 +37,54 @@ fn dot_product_kernel(arch: &Architecture, p: usize, nngp: bool, t: f64) -> f64 
     }
 }
 
+/// κ at every node t = cos θ of the quadrature that [`mercer_eigenvalues`] uses (Gauss–Legendre
+/// in θ = π(x + 1)/2, the same arithmetic, so the same bits), from one kernel call between e₁
+/// and all the points, keyed by the bits of t.
+fn kappa_at_nodes(
+    arch: &Architecture,
+    p: usize,
+    nngp: bool,
+    nodes: usize,
+) -> Option<HashMap<u64, f64>> {
+    let rule = GaussLegendre::new(NonZeroUsize::new(nodes)?);
+    let half_pi = std::f64::consts::FRAC_PI_2;
+    let t: Vec<f64> = rule
+        .iter()
+        .map(|(x, _)| (half_pi * (x + 1.0)).cos())
+        .collect();
+    let e1 = Mat::from_fn(1, p, |_, k| if k == 0 { 1.0 } else { 0.0 });
+    let points = Mat::from_fn(t.len(), p, |j, k| {
+        let tj = t[j].clamp(-1.0, 1.0);
+        match k {
+            0 => tj,
+            1 => (1.0 - tj * tj).max(0.0).sqrt(),
+            _ => 0.0,
+        }
+    });
+    let get = Get { nngp, ntk: !nngp };
+    let k = kernel(arch, e1.as_ref(), Some(points.as_ref()), get).ok()?;
+    let m = if nngp { k.nngp } else { k.ntk }?;
+    Some(
+        t.iter()
+            .enumerate()
+            .map(|(j, tj)| (tj.to_bits(), m[(0, j)]))
+            .collect(),
+    )
+}
+
 fn spectrum(arch: &Architecture, p: usize, degrees: usize, nngp: bool) -> Result<Vec<f64>> {
     let config = MercerConfig::new(p, degrees);
-    Ok(mercer_eigenvalues(|t| dot_product_kernel(arch, p, nngp, t), config)?.eigenvalues)
+    // One batched kernel evaluation; a node not found (never expected) is evaluated alone.
+    let table = if p >= 2 {
+        kappa_at_nodes(arch, p, nngp, config.quadrature_nodes).unwrap_or_default()
+    } else {
+        HashMap::new()
+    };
+    let kappa = |t: f64| match table.get(&t.to_bits()) {
+        Some(&value) => value,
+        None => dot_product_kernel(arch, p, nngp, t),
+    };
+    Ok(mercer_eigenvalues(kappa, config)?.eigenvalues)
 }
 
 type Spectra<'py> = (
