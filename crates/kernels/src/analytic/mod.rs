@@ -20,4 +20,6 @@ pub mod quadrature;
 pub use dual::{Dual, HermiteCoefficients, dual, dual_diagonal};
 pub mod recursion;
 
-pub use recursion::{Get, Kernel, LayerKernel, kernel, kernel_diagonal, kernel_layerwise};
+pub use recursion::{
+    Get, Kernel, LayerKernel, kernel, kernel_diagonal, kernel_into, kernel_layerwise,
+};

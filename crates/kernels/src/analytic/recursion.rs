@@ -474,9 +474,8 @@ struct Tile<'a> {
     mirror: [Vec<&'a mut [f64]>; 2],
 }
 
-fn column_slices(m: &mut Mat<f64>) -> Result<Vec<&mut [f64]>> {
-    m.as_mut()
-        .col_iter_mut()
+fn column_slices(m: MatMut<'_, f64>) -> Result<Vec<&mut [f64]>> {
+    m.col_iter_mut()
         .map(|col| {
             col.try_as_col_major_mut()
                 .map(|c| c.as_slice_mut())
@@ -612,32 +611,173 @@ pub fn kernel(
     x2: Option<MatRef<'_, f64>>,
     get: Get,
 ) -> Result<Kernel> {
-    validate(x1, x2)?;
-    let d = x1.ncols();
-    let steps = compile(arch, d);
-    let symmetric = x2.is_none();
-    let x2r = x2.unwrap_or(x1);
-    let (n1, n2) = (x1.nrows(), x2r.nrows());
     if !get.nngp && !get.ntk {
+        validate(x1, x2)?;
         return Ok(Kernel {
             nngp: None,
             ntk: None,
         });
     }
-    let diag1 = diagonal(&steps, x1);
-    check_overflow("x1", &diag1)?;
-    let diag2 = if symmetric {
-        None
-    } else {
-        let diag2 = diagonal(&steps, x2r);
-        check_overflow("x2", &diag2)?;
-        Some(diag2)
-    };
-    let feats2 = diag2.as_ref().map_or(&diag1.features, |dg| &dg.features);
-
+    let prepared = prepare(arch, x1, x2)?;
+    let (n1, n2) = (x1.nrows(), x2.map_or(x1.nrows(), |x| x.nrows()));
     // The outputs are zero-filled (and their pages first touched) by two threads at once.
     let allocate = |wanted: bool| wanted.then(|| Mat::<f64>::zeros(n1, n2));
     let (mut nngp, mut ntk) = rayon::join(|| allocate(get.nngp), || allocate(get.ntk));
+    let mut nngp_columns = nngp
+        .as_mut()
+        .map(|m| column_slices(m.as_mut()))
+        .transpose()?;
+    let mut ntk_columns = ntk
+        .as_mut()
+        .map(|m| column_slices(m.as_mut()))
+        .transpose()?;
+    fill(
+        &prepared,
+        [nngp_columns.as_deref_mut(), ntk_columns.as_deref_mut()],
+    );
+    drop((nngp_columns, ntk_columns));
+    Ok(Kernel { nngp, ntk })
+}
+
+/// [`kernel`] written into caller-owned n₁ × n₂ outputs (`None` for a kernel not wanted), so
+/// that a caller holding its own buffers (a NumPy array, a memory map) needs no copy. Each output
+/// must store its columns contiguously (column-major, any column stride) or its rows
+/// contiguously (row-major, any row stride); every entry is overwritten. A row-major output is
+/// filled through its transpose, the column-major n₂ × n₁ kernel of (x2, x1), which is the same
+/// recursion with the two point sets exchanged (k(x, x') = k(x', x)).
+///
+/// $$ K_{\rm out}[i, j] = K(x_{1,i}, x_{2,j}) \quad (\text{as } [`kernel`]) $$
+///
+/// # Errors
+/// As [`kernel`]; an output of the wrong shape ([`Error::ShapeMismatch`]), outputs of different
+/// layouts, or an output with neither contiguous columns nor contiguous rows.
+///
+/// # Reference
+/// As [`kernel`].
+pub fn kernel_into(
+    arch: &Architecture,
+    x1: MatRef<'_, f64>,
+    x2: Option<MatRef<'_, f64>>,
+    nngp: Option<MatMut<'_, f64>>,
+    ntk: Option<MatMut<'_, f64>>,
+) -> Result<()> {
+    validate(x1, x2)?;
+    let (n1, n2) = (x1.nrows(), x2.map_or(x1.nrows(), |x| x.nrows()));
+    let mut column_major = None;
+    for (arg, out) in [("nngp", &nngp), ("ntk", &ntk)] {
+        let Some(out) = out else { continue };
+        if (out.nrows(), out.ncols()) != (n1, n2) {
+            return Err(Error::ShapeMismatch {
+                arg,
+                expected: format!("{n1}x{n2}"),
+                found: format!("{}x{}", out.nrows(), out.ncols()),
+            });
+        }
+        let layout = if out.row_stride() == 1 {
+            true
+        } else if out.col_stride() == 1 {
+            false
+        } else {
+            return Err(Error::InvalidParameter {
+                arg,
+                value: format!(
+                    "row stride {}, column stride {}",
+                    out.row_stride(),
+                    out.col_stride()
+                ),
+                reason: "the output needs contiguous columns or contiguous rows",
+            });
+        };
+        if *column_major.get_or_insert(layout) != layout {
+            return Err(Error::InvalidParameter {
+                arg,
+                value: "a different layout from the nngp output".into(),
+                reason: "both outputs must be column-major or both row-major",
+            });
+        }
+    }
+    let Some(column_major) = column_major else {
+        return Ok(());
+    };
+    // A row-major n₁ × n₂ output is the column-major n₂ × n₁ kernel of (x2, x1); a self
+    // kernel is symmetric, so its transpose is itself.
+    let (first, second, nngp, ntk) = match (column_major, x2) {
+        (true, _) => (x1, x2, nngp, ntk),
+        (false, None) => (
+            x1,
+            None,
+            nngp.map(|m| m.transpose_mut()),
+            ntk.map(|m| m.transpose_mut()),
+        ),
+        (false, Some(x2)) => (
+            x2,
+            Some(x1),
+            nngp.map(|m| m.transpose_mut()),
+            ntk.map(|m| m.transpose_mut()),
+        ),
+    };
+    let prepared = prepare(arch, first, second)?;
+    let mut nngp_columns = nngp.map(column_slices).transpose()?;
+    let mut ntk_columns = ntk.map(column_slices).transpose()?;
+    fill(
+        &prepared,
+        [nngp_columns.as_deref_mut(), ntk_columns.as_deref_mut()],
+    );
+    Ok(())
+}
+
+/// Everything the tiles share: the compiled steps, the inputs and the exact diagonals.
+struct Prepared<'a> {
+    steps: Vec<Step>,
+    x1: MatRef<'a, f64>,
+    x2: Option<MatRef<'a, f64>>,
+    diag1: Diagonal,
+    diag2: Option<Diagonal>,
+}
+
+/// Validates the inputs, compiles the architecture and computes the diagonals (with their
+/// overflow checks), before any n₁ × n₂ output is allocated.
+fn prepare<'a>(
+    arch: &Architecture,
+    x1: MatRef<'a, f64>,
+    x2: Option<MatRef<'a, f64>>,
+) -> Result<Prepared<'a>> {
+    validate(x1, x2)?;
+    let steps = compile(arch, x1.ncols());
+    let diag1 = diagonal(&steps, x1);
+    check_overflow("x1", &diag1)?;
+    let diag2 = match x2 {
+        None => None,
+        Some(x2) => {
+            let diag2 = diagonal(&steps, x2);
+            check_overflow("x2", &diag2)?;
+            Some(diag2)
+        }
+    };
+    Ok(Prepared {
+        steps,
+        x1,
+        x2,
+        diag1,
+        diag2,
+    })
+}
+
+/// Runs every tile of the kernel, writing into the columns of the NNGP and NTK outputs (each
+/// column a contiguous slice of n₁ entries; `None` for an output not wanted).
+fn fill(prepared: &Prepared<'_>, mut outputs: [Option<&mut [&mut [f64]]>; 2]) {
+    let Prepared {
+        steps,
+        x1,
+        x2,
+        diag1,
+        diag2,
+    } = prepared;
+    let (x1, d) = (*x1, x1.ncols());
+    let symmetric = x2.is_none();
+    let x2r = x2.unwrap_or(x1);
+    let (n1, n2) = (x1.nrows(), x2r.nrows());
+    let feats2 = diag2.as_ref().map_or(&diag1.features, |dg| &dg.features);
 
     let blocks1 = n1.div_ceil(TILE);
     let blocks2 = n2.div_ceil(TILE);
@@ -659,9 +799,9 @@ pub fn kernel(
             bi * blocks2 + bj
         }
     };
-    for (slot, m) in [nngp.as_mut(), ntk.as_mut()].into_iter().enumerate() {
-        let Some(m) = m else { continue };
-        for (col_idx, col) in column_slices(m)?.into_iter().enumerate() {
+    for (slot, columns) in outputs.iter_mut().enumerate() {
+        let Some(columns) = columns else { continue };
+        for (col_idx, col) in columns.iter_mut().enumerate() {
             let col_block = col_idx / TILE;
             for (row_block, piece) in col.chunks_mut(TILE).enumerate() {
                 if !symmetric || row_block <= col_block {
@@ -674,11 +814,11 @@ pub fn kernel(
     }
 
     let inputs = TileInputs {
-        steps: &steps,
+        steps,
         x1,
         x2: x2r,
         inv_dim: 1.0 / d as f64,
-        diag1: &diag1,
+        diag1,
         feats2,
         symmetric,
     };
@@ -696,8 +836,6 @@ pub fn kernel(
             })
         },
     );
-    drop(tiles);
-    Ok(Kernel { nngp, ntk })
 }
 
 /// The diagonals Σ⁽ᴸ⁾(x, x) and Θ⁽ᴸ⁾(x, x) of the self kernel of `x` (one entry per row), exact
