@@ -11,8 +11,11 @@
 //! unwritable output directory) exits with code 2, any other error with code 1.
 
 pub mod bench;
+pub mod fit;
 pub mod kernel;
+pub mod npy;
 pub mod reproduce;
+pub mod stream;
 
 /// A usage or input error: the command line or an input file is wrong. The binary prints its
 /// one-line message and exits with code 2.

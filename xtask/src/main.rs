@@ -56,6 +56,52 @@ enum Command {
         /// The spec file; read from stdin if absent or `-`.
         #[arg(long)]
         spec: Option<PathBuf>,
+        #[command(flatten)]
+        files: FileArgs,
+    },
+    /// Kernel regression / NTK-GP prediction on a data set given as .npy files: streams the
+    /// train and test kernels to OUT/kernels/ (resumable), chooses the ridge on a validation
+    /// split, solves out of core (CG at t = ∞, Lanczos at finite t) and writes
+    /// OUT/predictions.KERNEL.t=T.npy and OUT/summary.json.
+    Fit {
+        /// The architecture spec (layers, parameterization, get).
+        #[arg(long)]
+        spec: PathBuf,
+        /// Training points and targets: X.npy (n, d) or NHWC, Y.npy integer labels (n,) or
+        /// float targets (n, k).
+        #[arg(long, num_args = 2, value_names = ["X", "Y"], required = true)]
+        train: Vec<PathBuf>,
+        /// Test points and targets.
+        #[arg(long, num_args = 2, value_names = ["X", "Y"], required = true)]
+        test: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Relative ridges r (ridge = r·tr(K)/n), comma-separated; more than one: chosen on the
+        /// validation split.
+        #[arg(long, value_delimiter = ',', default_values_t = xtask::fit::DEFAULT_RIDGES.to_vec())]
+        ridge: Vec<f64>,
+        /// Held-out fraction of the training set for the ridge choice (the last rows).
+        #[arg(long, default_value_t = 0.1)]
+        validation: f64,
+        /// Training times, comma-separated (inf = converged).
+        #[arg(long, default_value = "inf")]
+        times: String,
+        /// Learning rate of the gradient flow (finite times only).
+        #[arg(long, default_value_t = 1.0)]
+        learning_rate: f64,
+        /// Relative residual of the CG solves.
+        #[arg(long, default_value_t = 1e-8)]
+        rtol: f64,
+        /// Storage type of the kernels: f32 or f64.
+        #[arg(long, default_value = "f32")]
+        dtype: String,
+        /// Memory budget (e.g. 8G); default 60% of RAM.
+        #[arg(long)]
+        max_memory: Option<String>,
+        /// No progress bar.
+        #[arg(long)]
+        no_progress: bool,
     },
     /// Run the benchmark suite.
     Bench {
@@ -75,6 +121,49 @@ enum Command {
     },
 }
 
+/// File mode of `cargo xtask kernel`: inputs and output as `.npy`, streamed tile by tile.
+#[derive(clap::Args)]
+struct FileArgs {
+    /// Points x1 as a float32/float64 .npy of shape (n, d) or NHWC (n, H, W, C): switches to
+    /// file mode (the spec then holds only layers/parameterization/get).
+    #[arg(long, requires = "out")]
+    x1: Option<PathBuf>,
+    /// Points x2 (default: the self kernel of x1).
+    #[arg(long, requires = "x1")]
+    x2: Option<PathBuf>,
+    /// Output .npy (one kernel) or its stem (both kernels: STEM.nngp.npy, STEM.ntk.npy), with
+    /// the resume manifest STEM.manifest.json beside it.
+    #[arg(long, requires = "x1")]
+    out: Option<PathBuf>,
+    /// Storage type of the kernel file(s): f32 or f64.
+    #[arg(long, default_value = "f64")]
+    dtype: String,
+    /// Memory budget (e.g. 8G, 512M); default 60% of the machine's RAM.
+    #[arg(long)]
+    max_memory: Option<String>,
+    /// Tile side (a multiple of 128); default from the budget.
+    #[arg(long)]
+    tile: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+impl FileArgs {
+    fn stream_config(&self) -> anyhow::Result<xtask::stream::StreamConfig> {
+        Ok(xtask::stream::StreamConfig {
+            max_memory: match &self.max_memory {
+                Some(text) => xtask::stream::parse_memory(text)?,
+                None => xtask::stream::default_max_memory(),
+            },
+            tile: self.tile,
+            dtype: xtask::npy::Dtype::parse(&self.dtype)?,
+            progress: !self.no_progress,
+            stop_after: None,
+        })
+    }
+}
+
 const KERNEL_HELP: &str = r#"Evaluate infinite-width NNGP/NTK kernels (and Mercer spectra) from a JSON spec.
 
 Spec (unknown fields are errors):
@@ -92,7 +181,13 @@ or {"activation": NAME} with NAME one of relu, erf, identity, gelu, softplus, ta
 The last layer is the dense readout.
 
 Output: {"nngp": [[...]], "ntk": [[...]], "mercer": {"nngp": [mu_0, ...], "ntk": [...]}}.
-A bad spec exits with code 2 and one line naming the field."#;
+A bad spec exits with code 2 and one line naming the field.
+
+File mode (data-set scale): --x1 X.npy [--x2 X2.npy] --out K.npy [--dtype f32|f64]
+[--max-memory 8G] [--tile N]: the spec holds layers/parameterization/get only; the kernel is
+written tile by tile into K.npy (STEM.nngp.npy and STEM.ntk.npy for both kernels) within the
+memory budget, with STEM.manifest.json listing finished tiles and their checksums. Rerunning the
+same command after a kill resumes and gives a bit-identical file. Prints a one-line JSON summary."#;
 
 fn read_spec(path: Option<PathBuf>) -> anyhow::Result<String> {
     match path {
@@ -154,10 +249,65 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             );
             Ok(summary.exit_code)
         }
-        Command::Kernel { spec } => {
+        Command::Kernel { spec, files } => {
             let text = read_spec(spec)?;
+            if let (Some(x1), Some(out)) = (&files.x1, &files.out) {
+                let job = xtask::stream::FileJob {
+                    spec_text: text,
+                    x1: x1.clone(),
+                    x2: files.x2.clone(),
+                    out: out.clone(),
+                    config: files.stream_config()?,
+                };
+                println!("{}", xtask::stream::run_file_job(&job)?);
+                return Ok(0);
+            }
             let output = xtask::kernel::run_spec(&text)?;
             println!("{output}");
+            Ok(0)
+        }
+        Command::Fit {
+            spec,
+            train,
+            test,
+            out,
+            ridge,
+            validation,
+            times,
+            learning_rate,
+            rtol,
+            dtype,
+            max_memory,
+            no_progress,
+        } => {
+            let job = xtask::fit::FitJob {
+                spec_text: read_spec(Some(spec))?,
+                train_x: train[0].clone(),
+                train_y: train[1].clone(),
+                test_x: test[0].clone(),
+                test_y: test[1].clone(),
+                out,
+                stream: xtask::stream::StreamConfig {
+                    max_memory: match max_memory {
+                        Some(text) => xtask::stream::parse_memory(&text)?,
+                        None => xtask::stream::default_max_memory(),
+                    },
+                    tile: None,
+                    dtype: xtask::npy::Dtype::parse(&dtype)?,
+                    progress: !no_progress,
+                    stop_after: None,
+                },
+                ridges: ridge,
+                validation,
+                times: xtask::fit::parse_times(&times)?,
+                learning_rate,
+                cg: ntk_kernels::regression::CgConfig {
+                    rtol,
+                    ..Default::default()
+                },
+            };
+            let summary = xtask::fit::run_fit(&job)?;
+            println!("{}", serde_json::to_string(&summary)?);
             Ok(0)
         }
         Command::Bench {

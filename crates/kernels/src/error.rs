@@ -49,6 +49,9 @@ pub enum Error {
     /// A failure reported by the linear-algebra backend.
     #[error("linear algebra failure: {0}")]
     LinearAlgebra(String),
+    /// A failure to read or write the storage behind an operator (e.g. a kernel on disk).
+    #[error("I/O failure: {0}")]
+    Io(String),
 }
 
 /// Shorthand for `Result<T, ntk_kernels::Error>`.

@@ -103,7 +103,8 @@ struct RawSpec {
     layers: Value,
     #[serde(default)]
     parameterization: Option<Value>,
-    x1: Value,
+    #[serde(default)]
+    x1: Option<Value>,
     #[serde(default)]
     x2: Option<Value>,
     #[serde(default)]
@@ -441,16 +442,21 @@ fn parse_mercer(value: Option<Value>) -> Result<Option<MercerRequest>, SpecError
     }))
 }
 
-/// Parses and validates a spec. Every failure names its field (see [`SpecError`]).
-pub fn parse_spec(text: &str) -> Result<KernelSpec, SpecError> {
+fn parse_raw(text: &str) -> Result<RawSpec, SpecError> {
     let value: Value = serde_json::from_str(text)
         .map_err(|e| spec_error("(document)", format!("invalid JSON: {e}")))?;
-    let raw: RawSpec = object(value, "(document)").map_err(|e| {
+    object(value, "(document)").map_err(|e| {
         // serde names unknown/missing top-level fields in its message.
         spec_error(top_level_field(&e.message), e.message)
-    })?;
-    let layers = parse_layers(raw.layers)?;
-    let parameterization = match raw.parameterization {
+    })
+}
+
+fn parse_architecture(
+    raw_layers: Value,
+    parameterization: Option<Value>,
+) -> Result<Architecture, SpecError> {
+    let layers = parse_layers(raw_layers)?;
+    let parameterization = match parameterization {
         None | Some(Value::Null) => Parameterization::Ntk,
         Some(Value::String(s)) if s == "ntk" => Parameterization::Ntk,
         Some(Value::String(s)) if s == "standard" => Parameterization::Standard,
@@ -461,9 +467,33 @@ pub fn parse_spec(text: &str) -> Result<KernelSpec, SpecError> {
             ));
         }
     };
-    let architecture = Architecture::new(layers, parameterization)
-        .map_err(|e| spec_error("layers", e.to_string()))?;
-    let x1 = parse_inputs(raw.x1, "x1")?;
+    Architecture::new(layers, parameterization).map_err(|e| spec_error("layers", e.to_string()))
+}
+
+/// The architecture and requested kernels of a spec whose inputs come from files
+/// (`cargo xtask kernel --x1 X.npy`): `x1`, `x2` and `mercer` must be absent.
+pub fn parse_file_spec(text: &str) -> Result<(Architecture, GetKernels), SpecError> {
+    let raw = parse_raw(text)?;
+    for (field, value) in [("x1", &raw.x1), ("x2", &raw.x2), ("mercer", &raw.mercer)] {
+        if value.as_ref().is_some_and(|v| !v.is_null()) {
+            return Err(spec_error(
+                field,
+                format!("`{field}` cannot be given in the spec when the inputs are .npy files"),
+            ));
+        }
+    }
+    let architecture = parse_architecture(raw.layers, raw.parameterization)?;
+    Ok((architecture, parse_get(raw.get)?))
+}
+
+/// Parses and validates a spec. Every failure names its field (see [`SpecError`]).
+pub fn parse_spec(text: &str) -> Result<KernelSpec, SpecError> {
+    let raw = parse_raw(text)?;
+    let architecture = parse_architecture(raw.layers, raw.parameterization)?;
+    let Some(raw_x1) = raw.x1 else {
+        return Err(spec_error("x1", "missing field `x1`"));
+    };
+    let x1 = parse_inputs(raw_x1, "x1")?;
     let x2 = match raw.x2.filter(|v| !v.is_null()) {
         Some(v) => Some(parse_inputs(v, "x2")?),
         None => None,
