@@ -103,6 +103,28 @@ enum Command {
         #[arg(long)]
         no_progress: bool,
     },
+    /// Write Slurm job-array scripts (array.sbatch, merge.sbatch, submit.sh, run-local.sh) for a
+    /// sharded `kernel …` (file mode) or `reproduce …` command given after `--`.
+    Slurm {
+        /// Number of array tasks N (shards).
+        #[arg(long)]
+        shards: usize,
+        /// Directory for the scripts and the Slurm logs.
+        #[arg(long)]
+        job_dir: PathBuf,
+        /// CPUs per task (also RAYON_NUM_THREADS).
+        #[arg(long, default_value_t = 2)]
+        cpus: usize,
+        /// Wall-time limit per task (Slurm --time, e.g. 02:00:00).
+        #[arg(long)]
+        time: Option<String>,
+        /// Slurm partition.
+        #[arg(long)]
+        partition: Option<String>,
+        /// The command to shard: `kernel …` or `reproduce …`.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
     /// Run the benchmark suite.
     Bench {
         /// Small sizes only.
@@ -147,9 +169,32 @@ struct FileArgs {
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Compute only shard i of N (0-based) of the tiles, into STEM.shard-i-of-N.* part files
+    /// (resumable); see docs/cluster.md.
+    #[arg(
+        long,
+        value_name = "i/N",
+        requires = "x1",
+        conflicts_with = "merge_shards"
+    )]
+    shard: Option<String>,
+    /// Assemble the output from the part files of N finished shards (checksums verified).
+    #[arg(long, value_name = "N", requires = "x1")]
+    merge_shards: Option<usize>,
 }
 
 impl FileArgs {
+    fn shard_mode(&self) -> anyhow::Result<Option<xtask::stream::shard::ShardMode>> {
+        use xtask::stream::shard::ShardMode;
+        Ok(match (&self.shard, self.merge_shards) {
+            (Some(text), _) => Some(ShardMode::Shard(xtask::reproduce::shard::Shard::parse(
+                text,
+            )?)),
+            (None, Some(count)) => Some(ShardMode::Merge(count)),
+            (None, None) => None,
+        })
+    }
+
     fn stream_config(&self) -> anyhow::Result<xtask::stream::StreamConfig> {
         Ok(xtask::stream::StreamConfig {
             max_memory: match &self.max_memory {
@@ -259,7 +304,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     out: out.clone(),
                     config: files.stream_config()?,
                 };
-                println!("{}", xtask::stream::run_file_job(&job)?);
+                println!(
+                    "{}",
+                    xtask::stream::run_file_job_with(&job, files.shard_mode()?)?
+                );
                 return Ok(0);
             }
             let output = xtask::kernel::run_spec(&text)?;
@@ -308,6 +356,34 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             let summary = xtask::fit::run_fit(&job)?;
             println!("{}", serde_json::to_string(&summary)?);
+            Ok(0)
+        }
+        Command::Slurm {
+            shards,
+            job_dir,
+            cpus,
+            time,
+            partition,
+            command,
+        } => {
+            let cwd = std::env::current_dir()?;
+            let job = xtask::cluster::SlurmJob {
+                shards,
+                job_dir: if job_dir.is_absolute() {
+                    job_dir
+                } else {
+                    cwd.join(job_dir)
+                },
+                cpus,
+                time,
+                partition,
+                binary: std::env::current_exe()?,
+                workdir: cwd,
+                command,
+            };
+            for path in job.write()? {
+                println!("{}", path.display());
+            }
             Ok(0)
         }
         Command::Bench {

@@ -15,6 +15,7 @@
 //!   in-memory kernel: tile sides are multiples of the in-memory block size).
 
 pub mod manifest;
+pub mod shard;
 
 use crate::UsageError;
 use crate::npy::{Dtype, NpyMatrixFile, fnv1a};
@@ -81,7 +82,7 @@ pub fn tile_side(budget: u64, n_kernels: usize, dtype: Dtype, n_max: usize) -> u
     TilePlan::side_for_budget(budget, bytes_per_entry(n_kernels, dtype), n_max)
 }
 
-fn partial_path(path: &Path) -> PathBuf {
+pub(crate) fn partial_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".partial");
     PathBuf::from(name)
@@ -94,18 +95,18 @@ pub fn free_bytes(dir: &Path) -> Option<u64> {
 }
 
 /// FNV-1a checksum (hex) of a tile's stored bytes.
-fn checksum(bytes: &[u8]) -> String {
+pub(crate) fn checksum(bytes: &[u8]) -> String {
     format!("{:016x}", fnv1a(bytes.iter().copied(), None))
 }
 
 /// The encoded direct block of one kernel of a tile, and the checksum of it.
-struct Encoded {
-    direct: Vec<u8>,
-    mirror: Option<Vec<u8>>,
-    checksum: String,
+pub(crate) struct Encoded {
+    pub(crate) direct: Vec<u8>,
+    pub(crate) mirror: Option<Vec<u8>>,
+    pub(crate) checksum: String,
 }
 
-fn encode_tile(
+pub(crate) fn encode_tile(
     files: &[NpyMatrixFile],
     outputs: &[Output],
     tile: &TileRange,
@@ -411,7 +412,7 @@ pub fn stream_kernel(
     })
 }
 
-fn progress_bar(total: u64, wanted: bool) -> ProgressBar {
+pub(crate) fn progress_bar(total: u64, wanted: bool) -> ProgressBar {
     let bar = ProgressBar::new(total);
     if !wanted || !std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::hidden());
@@ -514,6 +515,11 @@ pub fn fingerprint(spec_text: &str, x1: u64, x2: Option<u64>, dtype: Dtype) -> R
 /// Runs a [`FileJob`] with the analytic fully-connected kernels and returns the one-line JSON
 /// summary (outputs, manifest, [`StreamReport`]).
 pub fn run_file_job(job: &FileJob) -> Result<String> {
+    run_file_job_with(job, None)
+}
+
+/// [`run_file_job`], or one shard of it / the merge of its shards ([`shard`]).
+pub fn run_file_job_with(job: &FileJob, mode: Option<shard::ShardMode>) -> Result<String> {
     let (architecture, get) = crate::kernel::spec::parse_file_spec(&job.spec_text)
         .map_err(|e| UsageError::new(e.to_string()))?;
     let x1 = crate::npy::read_inputs(&job.x1, "--x1")?;
@@ -569,7 +575,45 @@ pub fn run_file_job(job: &FileJob) -> Result<String> {
             ntk: get.ntk,
         },
     };
-    let report = stream_kernel(&source, &fingerprint, &outputs, &manifest_path, &config)?;
+    let report = match mode {
+        None => stream_kernel(&source, &fingerprint, &outputs, &manifest_path, &config)?,
+        Some(shard::ShardMode::Shard(which)) => {
+            let report = shard::stream_shard(
+                &source,
+                &fingerprint,
+                &outputs,
+                &manifest_path,
+                &config,
+                which,
+            )?;
+            let (parts, part_manifest) = shard::shard_paths(&outputs, &manifest_path, which);
+            return Ok(serde_json::json!({
+                "shard": [which.index, which.count],
+                "outputs": parts.iter().map(|o| (o.name.to_string(), serde_json::Value::from(o.path.display().to_string()))).collect::<serde_json::Map<_, _>>(),
+                "manifest": part_manifest.display().to_string(),
+                "shape": [source.n_rows(), source.n_cols()],
+                "report": report,
+            })
+            .to_string());
+        }
+        Some(shard::ShardMode::Merge(count)) => {
+            let merged = shard::merge_shards(
+                &fingerprint,
+                &outputs,
+                &manifest_path,
+                (source.n_rows(), source.n_cols(), source.symmetric()),
+                config.dtype,
+                count,
+            )?;
+            return Ok(serde_json::json!({
+                "outputs": outputs.iter().map(|o| (o.name.to_string(), serde_json::Value::from(o.path.display().to_string()))).collect::<serde_json::Map<_, _>>(),
+                "manifest": manifest_path.display().to_string(),
+                "shape": [source.n_rows(), source.n_cols()],
+                "merge": merged,
+            })
+            .to_string());
+        }
+    };
     let summary = serde_json::json!({
         "outputs": outputs.iter().map(|o| (o.name.to_string(), serde_json::Value::from(o.path.display().to_string()))).collect::<serde_json::Map<_, _>>(),
         "manifest": manifest_path.display().to_string(),
