@@ -40,7 +40,7 @@ fn out_and_pad(n: usize, f: usize, s: usize, padding: Padding) -> (usize, isize)
     match padding {
         Padding::Valid => ((n - f) / s + 1, 0),
         Padding::Same | Padding::Circular => {
-            let out = (n + s - 1) / s;
+            let out = n.div_ceil(s);
             let total = ((out - 1) * s + f) as isize - n as isize;
             (out, total.max(0) / 2)
         }
