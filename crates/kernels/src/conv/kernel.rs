@@ -262,7 +262,7 @@ fn column_slices(m: &mut Mat<f64>) -> Result<Vec<&mut [f64]>> {
 /// with 𝒜 the mean over filter taps of both positions shifted by the same tap (SAME padding
 /// counts padded zeros in the mean; CIRCULAR wraps), `AvgPool` the mean over independent taps of
 /// each position (padded zeros counted), and the standard parameterization Θ ← C_in f_h f_w
-/// 𝒜(Σ) + w²𝒜(Θ) + [bias] for a Conv, as neural-tangents 0.6.5's `stax.Conv`, `stax.AvgPool`
+/// 𝒜(Σ) + w²𝒜(Θ) + (1 if a bias is present) for a Conv, as neural-tangents 0.6.5's `stax.Conv`, `stax.AvgPool`
 /// (`normalize_edges=False`), `stax.GlobalAvgPool`, `stax.Flatten` and `stax.Dense`.
 ///
 /// # Errors
