@@ -13,6 +13,8 @@
 //! - `flow-rhs`: one gradient-flow right-hand side (forward + backward) of a width-4096
 //!   two-layer ReLU net on n = 256, d = 32;
 //! - `gemm`: faer's n×n·n×n product, n = 4000: the machine's float64 GEMM rate in this run.
+//! - `conv-net-fwd-bwd`, `conv-net-empirical-ntk`: convolutional networks, see
+//!   [`crate::bench_conv_nets`].
 //!
 //! Each is run once to warm up, then at least [`RUNS`] times, more for fast workloads (as many as
 //! fit in [`TIME_BUDGET_S`], at most [`MAX_RUNS`]; the count is the `runs` field); median, min and
@@ -158,7 +160,7 @@ pub fn time_runs(min_runs: usize, mut f: impl FnMut()) -> Timing {
 
 /// [`time_runs`] of a fallible workload: each result is kept alive through `black_box`, and the
 /// last error (if any run failed) is returned with `context`.
-fn time_fallible<T, E: std::fmt::Display>(
+pub(crate) fn time_fallible<T, E: std::fmt::Display>(
     runs: usize,
     context: &str,
     mut f: impl FnMut() -> Result<T, E>,
@@ -638,6 +640,9 @@ pub fn run(quick: bool, json: bool, scaling: bool) -> anyhow::Result<()> {
         gemm_gflops,
     );
     emit(&flow_rhs(256, 4096, RUNS)?, gemm_gflops);
+    for m in crate::bench_conv_nets::measurements(quick)? {
+        emit(&m, gemm_gflops);
+    }
     if scaling {
         run_scaling(quick, json)?;
     }

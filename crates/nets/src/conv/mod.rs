@@ -33,6 +33,7 @@
 
 mod backward;
 mod buffers;
+pub mod convergence;
 mod forward;
 mod hvp;
 mod jacobian;
