@@ -11,7 +11,7 @@
 //! Adam (η = 2·10⁻³, warm-up + cosine decay, decoupled weight decay 10⁻⁴), cross-entropy,
 //! batch 64, standard parameterization with He initialisation (w_std = √2).
 //!
-//! CNN: Conv(32, 5×5, SAME) → ReLU → AvgPool(2×2) → Conv(64, 5×5, SAME) → ReLU → AvgPool(2×2)
+//! CNN: Conv(16, 5×5, SAME) → ReLU → AvgPool(2×2) → Conv(32, 5×5, SAME) → ReLU → AvgPool(2×2)
 //! → Flatten → Dense(128) → ReLU → Dense(10). MLP: Flatten → Dense(512) → ReLU → Dense(256) →
 //! ReLU → Dense(10).
 
@@ -59,10 +59,10 @@ fn pool() -> ConvLayer {
 fn cnn() -> Vec<ConvLayer> {
     let relu = ConvLayer::Activation(Activation::Relu);
     vec![
-        conv(32),
+        conv(16),
         relu,
         pool(),
-        conv(64),
+        conv(32),
         relu,
         pool(),
         ConvLayer::Flatten,
