@@ -646,7 +646,7 @@ pub fn kernel(
 /// filled through its transpose, the column-major n₂ × n₁ kernel of (x2, x1), which is the same
 /// recursion with the two point sets exchanged (k(x, x') = k(x', x)).
 ///
-/// $$ K_{\rm out}[i, j] = K(x_{1,i}, x_{2,j}) \quad (\text{as } [`kernel`]) $$
+/// $$ K_{\rm out}[i, j] = K(x_{1,i}, x_{2,j}), \qquad K_{\rm out} \in \mathbb R^{n_1 \times n_2} $$
 ///
 /// # Errors
 /// As [`kernel`]; an output of the wrong shape ([`Error::ShapeMismatch`]), outputs of different
