@@ -11,6 +11,7 @@
 //! unwritable output directory) exits with code 2, any other error with code 1.
 
 pub mod bench;
+pub mod bench_scale;
 pub mod fit;
 pub mod kernel;
 pub mod npy;
