@@ -12,6 +12,7 @@
 
 pub mod bench;
 pub mod bench_conv_nets;
+pub mod bench_scale;
 pub mod cluster;
 pub mod fit;
 pub mod kernel;

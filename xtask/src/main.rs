@@ -136,6 +136,10 @@ enum Command {
         /// Also measure how cost grows with n, depth and width (fitted exponents).
         #[arg(long)]
         scaling: bool,
+        /// Instead: the data-set-scale measurements (streamed vs in-memory kernel throughput at
+        /// n = 20 000, stream vs memory predictions at n = 5000, CG time against n); minutes.
+        #[arg(long)]
+        scale_data: bool,
         /// Internal: run one analytic workload (`name,activation,n,depth,runs`) in this process
         /// and print its JSON line with the peak RSS (used for per-workload peak memory).
         #[arg(long, hide = true)]
@@ -390,8 +394,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             quick,
             json,
             scaling,
+            scale_data,
             child,
         } => {
+            if scale_data {
+                xtask::bench_scale::run(json)?;
+                return Ok(0);
+            }
             match child {
                 Some(spec) => xtask::bench::run_child(&spec)?,
                 None => xtask::bench::run(quick, json, scaling)?,

@@ -377,27 +377,37 @@ impl NpyMatrixFile {
         self.dtype
     }
 
-    /// Encodes `block` (row-major) in the storage type.
+    /// Encodes `block` (row-major; its transpose if `transpose`) in the storage type, rows in
+    /// parallel (rayon).
     pub fn encode(&self, block: MatRef<'_, f64>, transpose: bool) -> Vec<u8> {
+        use rayon::prelude::*;
         let (r, c) = if transpose {
             (block.ncols(), block.nrows())
         } else {
             (block.nrows(), block.ncols())
         };
-        let mut bytes = Vec::with_capacity(r * c * self.dtype.size());
-        for i in 0..r {
-            for j in 0..c {
-                let v = if transpose {
-                    block[(j, i)]
-                } else {
-                    block[(i, j)]
-                };
-                match self.dtype {
-                    Dtype::F32 => bytes.extend_from_slice(&(v as f32).to_le_bytes()),
-                    Dtype::F64 => bytes.extend_from_slice(&v.to_le_bytes()),
-                }
-            }
+        let size = self.dtype.size();
+        let mut bytes = vec![0u8; r * c * size];
+        if c == 0 {
+            return bytes;
         }
+        let dtype = self.dtype;
+        bytes
+            .par_chunks_mut(c * size)
+            .enumerate()
+            .for_each(|(i, row)| {
+                for (j, out) in row.chunks_exact_mut(size).enumerate() {
+                    let v = if transpose {
+                        block[(j, i)]
+                    } else {
+                        block[(i, j)]
+                    };
+                    match dtype {
+                        Dtype::F32 => out.copy_from_slice(&(v as f32).to_le_bytes()),
+                        Dtype::F64 => out.copy_from_slice(&v.to_le_bytes()),
+                    }
+                }
+            });
         bytes
     }
 

@@ -69,20 +69,24 @@ impl<'a> FileOperator<'a> {
                 .par_chunks(CHUNK_ROWS * width * size)
                 .map(|chunk| {
                     let r = chunk.len() / (width * size);
-                    let k = Mat::from_fn(r, self.cols.len(), |i, j| {
-                        let at = (i * width + self.cols.start + j) * size;
-                        let b = &chunk[at..at + size];
-                        if size == 4 {
-                            f64::from(f32::from_le_bytes(b.try_into().expect("4 bytes")))
-                        } else {
-                            f64::from_le_bytes(b.try_into().expect("8 bytes"))
-                        }
-                    });
+                    let values: Vec<f64> = if size == 4 {
+                        chunk
+                            .chunks_exact(4)
+                            .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+                            .collect()
+                    } else {
+                        chunk
+                            .chunks_exact(8)
+                            .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+                            .collect()
+                    };
+                    let k = MatRef::from_row_major_slice(&values, r, width)
+                        .subcols(self.cols.start, self.cols.len());
                     let mut part = Mat::<f64>::zeros(r, c);
                     faer::linalg::matmul::matmul(
                         part.as_mut(),
                         Accum::Replace,
-                        k.as_ref(),
+                        k,
                         v,
                         1.0,
                         Par::Seq,

@@ -77,9 +77,13 @@ pub fn bytes_per_entry(n_kernels: usize, dtype: Dtype) -> u64 {
     (2 * n_kernels * (8 + 2 * dtype.size())) as u64
 }
 
-/// The tile side for `budget` bytes of tile memory.
+/// Largest tile side chosen from a budget: beyond it tiles gain nothing (each already keeps both
+/// cores busy), while more tiles overlap computing and writing better and lose less on a kill.
+pub const MAX_TILE: usize = 4096;
+
+/// The tile side for `budget` bytes of tile memory (at most [`MAX_TILE`]).
 pub fn tile_side(budget: u64, n_kernels: usize, dtype: Dtype, n_max: usize) -> usize {
-    TilePlan::side_for_budget(budget, bytes_per_entry(n_kernels, dtype), n_max)
+    TilePlan::side_for_budget(budget, bytes_per_entry(n_kernels, dtype), n_max).min(MAX_TILE)
 }
 
 pub(crate) fn partial_path(path: &Path) -> PathBuf {
