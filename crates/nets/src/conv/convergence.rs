@@ -198,22 +198,35 @@ mod tests {
     use ntk_kernels::{Activation, Padding, Parameterization};
     use rand_distr::{Distribution, StandardNormal};
 
-    /// The analytic limit the convergence is measured against. Every architecture here has
-    /// 1 × 1 filters, for which [`pointwise_ntk_limit`] is exact; the same check applies to any
-    /// filter size once this returns the CNTK of the convolutional kernels.
+    /// The analytic limit the convergence is measured against: the CNTK of the same
+    /// architecture from `ntk_kernels::conv::kernel`.
     fn analytic_reference(
         arch: &ConvArchitecture,
         image_shape: (usize, usize, usize),
         x: MatRef<'_, f64>,
     ) -> Result<Mat<f64>> {
-        pointwise_ntk_limit(arch, image_shape, x)
+        let k = ntk_kernels::conv::kernel(
+            arch,
+            x,
+            None,
+            image_shape,
+            ntk_kernels::analytic::Get {
+                nngp: false,
+                ntk: true,
+            },
+        )?;
+        Ok(k.ntk.expect("requested"))
     }
 
-    fn architecture(readout: ConvLayer, channels: usize) -> Result<ConvArchitecture> {
+    fn architecture(
+        readout: ConvLayer,
+        channels: usize,
+        filter: (usize, usize),
+    ) -> Result<ConvArchitecture> {
         Ok(ConvArchitecture::cnn(
             2,
             channels,
-            (1, 1),
+            filter,
             Padding::Same,
             Activation::Relu,
             readout,
@@ -221,6 +234,32 @@ mod tests {
             Some(0.1),
             Parameterization::Ntk,
         )?)
+    }
+
+    /// For 1 × 1 filters the CNTK is the dense NTK applied position by position
+    /// ([`pointwise_ntk_limit`]): two independent computations that must agree to rounding
+    /// (1e-12 relative: a few dozen flops per entry in float64).
+    #[test]
+    fn pointwise_limit_equals_the_conv_kernel_for_one_by_one_filters() {
+        let image_shape = (3, 3, 2);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let x = Mat::from_fn(4, 18, |_, _| StandardNormal.sample(&mut rng));
+        for readout in [ConvLayer::Flatten, ConvLayer::GlobalAvgPool] {
+            let arch = architecture(readout, 1, (1, 1)).unwrap();
+            let a = pointwise_ntk_limit(&arch, image_shape, x.as_ref()).unwrap();
+            let b = analytic_reference(&arch, image_shape, x.as_ref()).unwrap();
+            let scale = (0..4).map(|i| b[(i, i)]).fold(0.0, f64::max);
+            for i in 0..4 {
+                for j in 0..4 {
+                    assert!(
+                        (a[(i, j)] - b[(i, j)]).abs() <= 1e-12 * scale,
+                        "{readout:?} ({i}, {j}): {} vs {}",
+                        a[(i, j)],
+                        b[(i, j)]
+                    );
+                }
+            }
+        }
     }
 
     /// The empirical NTK of a CNN converges to the analytic CNTK with relative Frobenius error
@@ -231,31 +270,34 @@ mod tests {
     /// widest point is within 15% of the limit (at C = 1024 the error ≈ c/√1024 with c ≈ 1–3).
     #[test]
     fn empirical_cntk_converges_at_rate_one_over_sqrt_channels() {
-        let image_shape = (3, 3, 2);
-        let mut rng = ChaCha8Rng::seed_from_u64(11);
-        let x = Mat::from_fn(4, 18, |_, _| StandardNormal.sample(&mut rng));
-        for readout in [ConvLayer::Flatten, ConvLayer::GlobalAvgPool] {
-            let arch = architecture(readout, 1).unwrap();
-            let limit = analytic_reference(&arch, image_shape, x.as_ref()).unwrap();
-            let (points, slope) = empirical_ntk_convergence(
-                |c| architecture(readout, c),
-                image_shape,
-                x.as_ref(),
-                limit.as_ref(),
-                &[16, 64, 256, 1024],
-                6,
-                100,
-            )
-            .unwrap();
-            println!("{readout:?}: slope {slope:.3}, points {points:?}");
-            assert!(
-                (-0.65..=-0.35).contains(&slope),
-                "{readout:?}: slope {slope}, points {points:?}"
-            );
-            assert!(
-                points.last().unwrap().mean_relative_error <= 0.15,
-                "{points:?}"
-            );
+        // 1 × 1 filters on 3 × 3 × 2 images, and 3 × 3 SAME filters on 4 × 4 × 1 images.
+        for (filter, image_shape) in [((1, 1), (3, 3, 2)), ((3, 3), (4, 4, 1))] {
+            let (h, w, c) = image_shape;
+            let mut rng = ChaCha8Rng::seed_from_u64(11);
+            let x = Mat::from_fn(4, h * w * c, |_, _| StandardNormal.sample(&mut rng));
+            for readout in [ConvLayer::Flatten, ConvLayer::GlobalAvgPool] {
+                let arch = architecture(readout, 1, filter).unwrap();
+                let limit = analytic_reference(&arch, image_shape, x.as_ref()).unwrap();
+                let (points, slope) = empirical_ntk_convergence(
+                    |c| architecture(readout, c, filter),
+                    image_shape,
+                    x.as_ref(),
+                    limit.as_ref(),
+                    &[16, 64, 256, 1024],
+                    6,
+                    100,
+                )
+                .unwrap();
+                println!("{filter:?} {readout:?}: slope {slope:.3}, points {points:?}");
+                assert!(
+                    (-0.65..=-0.35).contains(&slope),
+                    "{filter:?} {readout:?}: slope {slope}, points {points:?}"
+                );
+                assert!(
+                    points.last().unwrap().mean_relative_error <= 0.15,
+                    "{points:?}"
+                );
+            }
         }
     }
 }
