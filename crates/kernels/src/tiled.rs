@@ -207,7 +207,7 @@ impl TileKernel for AnalyticTiles<'_> {
     }
 
     /// K on the tile: the self kernel of the tile's rows for a diagonal tile of a self kernel,
-    /// otherwise the cross kernel of x1[rows] against x2[cols].
+    /// otherwise the cross kernel of `x1[rows]` against `x2[cols]`.
     fn compute(&self, tile: &TileRange) -> Result<Kernel> {
         let other = self.x2.unwrap_or(self.x1);
         if tile.cols.end > other.nrows() || tile.rows.end > self.x1.nrows() {
