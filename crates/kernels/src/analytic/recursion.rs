@@ -112,7 +112,7 @@ fn dense(
 
 /// Per-point quantities of one activation step (pre-activation variance q = Σ(x, x)).
 #[derive(Debug, Clone, Default)]
-struct PointFeatures {
+pub(crate) struct PointFeatures {
     q: Vec<f64>,
     /// √q.
     sqrt_q: Vec<f64>,
@@ -128,8 +128,45 @@ struct PointFeatures {
     hermite: Vec<HermiteCoefficients>,
 }
 
+impl PointFeatures {
+    /// The per-point quantities of `act` for pre-activation variances `q` (negative values read
+    /// as 0), one entry per point in the order given: the same formulas as the per-point
+    /// diagonal of the dense recursion.
+    pub(crate) fn from_variances(act: &Activation, q: &[f64]) -> PointFeatures {
+        let (a, b) = act.piecewise_linear().unwrap_or((0.0, 0.0));
+        let q: Vec<f64> = q.iter().map(|v| v.max(0.0)).collect();
+        PointFeatures {
+            sqrt_q: q.iter().map(|v| v.sqrt()).collect(),
+            rsqrt_q: q
+                .iter()
+                .map(|&v| if v > 0.0 { 1.0 / v.sqrt() } else { 0.0 })
+                .collect(),
+            nonzero: q.iter().map(|&v| if v > 0.0 { 1.0 } else { 0.0 }).collect(),
+            mean_slope: q
+                .iter()
+                .map(|&v| {
+                    if v > 0.0 {
+                        0.5 * (a + b)
+                    } else {
+                        act.dphi(0.0)
+                    }
+                })
+                .collect(),
+            erf_scale: q.iter().map(|v| 1.0 / (1.0 + 2.0 * v).sqrt()).collect(),
+            hermite: if uses_hermite_series(act) {
+                q.iter()
+                    .map(|&v| HermiteCoefficients::new(act, v))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            q,
+        }
+    }
+}
+
 /// Activations evaluated through their Mehler series (no closed form in [`dual`]).
-fn uses_hermite_series(act: &Activation) -> bool {
+pub(crate) fn uses_hermite_series(act: &Activation) -> bool {
     !matches!(
         act,
         Activation::Relu
@@ -274,66 +311,81 @@ fn run_strip(
                 }
             }
             Step::Act(act) => {
-                let f1 = &feats1[act_idx];
-                let f2 = &feats2[act_idx];
-                let rows = row0..row0 + len;
-                match act {
-                    Activation::Relu
-                    | Activation::LeakyRelu { .. }
-                    | Activation::AbRelu { .. }
-                    | Activation::Identity => {
-                        let (a, b) = act.piecewise_linear().unwrap_or((0.0, 1.0));
-                        piecewise_linear_strip(a, b, f1, f2, rows, j, c, t);
-                    }
-                    Activation::Erf => {
-                        let scale2 = f2.erf_scale[j];
-                        let (q2, r2) = (f2.q[j], f2.rsqrt_q[j]);
-                        let len = c.len();
-                        let scale1 = &f1.erf_scale[rows.clone()][..len];
-                        let q1s = &f1.q[rows.clone()][..len];
-                        let r1s = &f1.rsqrt_q[rows][..len];
-                        let t = &mut t[..len];
-                        for k in 0..len {
-                            let ck = c[k];
-                            let arg = (2.0 * ck * (scale1[k] * scale2)).clamp(-1.0, 1.0);
-                            // (1+2q₁)(1+2q₂) − 4c² = 1 + 2q₁ + 2q₂ + 4(1−ρ)(1+ρ)q₁q₂: no
-                            // cancellation as |ρ| → 1 at large q (1 − arg² would round to 0).
-                            // The factor (1−ρ)(1+ρ) multiplies first, so |ρ| = 1 at q₁q₂ > f64::MAX
-                            // gives 0, not ∞·0 = NaN.
-                            let rho = (ck * r1s[k] * r2).clamp(-1.0, 1.0);
-                            let q1 = q1s[k];
-                            let det =
-                                1.0 + 2.0 * (q1 + q2) + 4.0 * ((1.0 - rho) * (1.0 + rho)) * q1 * q2;
-                            c[k] = 2.0 / PI * arc::asin_fused(arg);
-                            t[k] *= 4.0 / PI / det.sqrt();
-                        }
-                    }
-                    Activation::Gelu => {
-                        let q2 = f2.q[j];
-                        let r2 = f2.rsqrt_q[j];
-                        let q1s = &f1.q[rows.clone()];
-                        let r1s = &f1.rsqrt_q[rows];
-                        for (((ck, tk), &q1), &r1) in
-                            c.iter_mut().zip(t.iter_mut()).zip(q1s).zip(r1s)
-                        {
-                            let (nngp, ntk_dot) = gelu_entry(q1, q2, r1 * r2, *ck);
-                            *ck = nngp;
-                            *tk *= ntk_dot;
-                        }
-                    }
-                    _ => {
-                        let q2 = f2.q[j];
-                        let h2 = &f2.hermite[j];
-                        for (k, (ck, tk)) in c.iter_mut().zip(t.iter_mut()).enumerate() {
-                            let i = row0 + k;
-                            let rho = correlation(f1.q[i], q2, *ck);
-                            let e = f1.hermite[i].dual(h2, rho);
-                            *ck = e.nngp;
-                            *tk *= e.ntk_dot;
-                        }
-                    }
-                }
+                activation_strip(act, &feats1[act_idx], &feats2[act_idx], row0, j, c, t);
                 act_idx += 1;
+            }
+        }
+    }
+}
+
+/// One activation step on a strip of entries: rows `row0..row0 + c.len()` of `f1` against the
+/// single point `j` of `f2` (pre-activation covariances in `c`, Θ in `t`, both updated in place):
+/// c ← E σ(u)σ(v), t ← E σ'(u)σ'(v)·t. Shared by the dense tiles and the convolutional kernels
+/// (where "points" are (image, position) pairs).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn activation_strip(
+    act: Activation,
+    f1: &PointFeatures,
+    f2: &PointFeatures,
+    row0: usize,
+    j: usize,
+    c: &mut [f64],
+    t: &mut [f64],
+) {
+    let len = c.len();
+    let t = &mut t[..len];
+    let rows = row0..row0 + len;
+    match act {
+        Activation::Relu
+        | Activation::LeakyRelu { .. }
+        | Activation::AbRelu { .. }
+        | Activation::Identity => {
+            let (a, b) = act.piecewise_linear().unwrap_or((0.0, 1.0));
+            piecewise_linear_strip(a, b, f1, f2, rows, j, c, t);
+        }
+        Activation::Erf => {
+            let scale2 = f2.erf_scale[j];
+            let (q2, r2) = (f2.q[j], f2.rsqrt_q[j]);
+            let len = c.len();
+            let scale1 = &f1.erf_scale[rows.clone()][..len];
+            let q1s = &f1.q[rows.clone()][..len];
+            let r1s = &f1.rsqrt_q[rows][..len];
+            let t = &mut t[..len];
+            for k in 0..len {
+                let ck = c[k];
+                let arg = (2.0 * ck * (scale1[k] * scale2)).clamp(-1.0, 1.0);
+                // (1+2q₁)(1+2q₂) − 4c² = 1 + 2q₁ + 2q₂ + 4(1−ρ)(1+ρ)q₁q₂: no
+                // cancellation as |ρ| → 1 at large q (1 − arg² would round to 0).
+                // The factor (1−ρ)(1+ρ) multiplies first, so |ρ| = 1 at q₁q₂ > f64::MAX
+                // gives 0, not ∞·0 = NaN.
+                let rho = (ck * r1s[k] * r2).clamp(-1.0, 1.0);
+                let q1 = q1s[k];
+                let det = 1.0 + 2.0 * (q1 + q2) + 4.0 * ((1.0 - rho) * (1.0 + rho)) * q1 * q2;
+                c[k] = 2.0 / PI * arc::asin_fused(arg);
+                t[k] *= 4.0 / PI / det.sqrt();
+            }
+        }
+        Activation::Gelu => {
+            let q2 = f2.q[j];
+            let r2 = f2.rsqrt_q[j];
+            let q1s = &f1.q[rows.clone()];
+            let r1s = &f1.rsqrt_q[rows];
+            for (((ck, tk), &q1), &r1) in c.iter_mut().zip(t.iter_mut()).zip(q1s).zip(r1s) {
+                let (nngp, ntk_dot) = gelu_entry(q1, q2, r1 * r2, *ck);
+                *ck = nngp;
+                *tk *= ntk_dot;
+            }
+        }
+        _ => {
+            let q2 = f2.q[j];
+            let h2 = &f2.hermite[j];
+            for (k, (ck, tk)) in c.iter_mut().zip(t.iter_mut()).enumerate() {
+                let i = row0 + k;
+                let rho = correlation(f1.q[i], q2, *ck);
+                let e = f1.hermite[i].dual(h2, rho);
+                *ck = e.nngp;
+                *tk *= e.ntk_dot;
             }
         }
     }
