@@ -59,6 +59,14 @@ pub enum Error {
     /// A file could not be read or parsed.
     #[error("cannot read `{path}`: {reason}")]
     Io { path: String, reason: String },
+    /// A file whose contents do not have the expected SHA-256 (corrupt, truncated or a
+    /// different version).
+    #[error("`{path}`: SHA-256 of the decompressed contents is {found}, expected {expected}")]
+    Checksum {
+        path: String,
+        expected: String,
+        found: String,
+    },
     /// A failure reported by the linear-algebra backend.
     #[error("linear algebra failure: {0}")]
     LinearAlgebra(String),

@@ -22,6 +22,7 @@
 pub mod concentration;
 pub mod digits;
 pub mod error;
+pub mod fashion_mnist;
 pub mod generalization;
 pub mod gram;
 pub mod label_noise;
@@ -30,6 +31,7 @@ mod linalg;
 pub mod ntk_gram;
 pub mod rademacher;
 pub mod separation;
+pub mod sha256;
 pub mod test_models;
 pub mod width;
 

@@ -10,6 +10,8 @@
 //! forward-over-reverse (Pearlmutter's R-operator) for Hessian-vector products, and the
 //! structured identity Θ̂ = Σₗ (s_w² G⁽ˡ⁻¹⁾G'⁽ˡ⁻¹⁾ᵀ + s_b²) ⊙ Δ⁽ˡ⁾Δ'⁽ˡ⁾ᵀ for the empirical NTK.
 
+pub mod classifier;
+pub mod conv;
 pub mod error;
 pub mod mlp;
 pub mod model;
@@ -17,6 +19,8 @@ pub mod test_models;
 pub mod two_layer;
 mod validate;
 
+pub use classifier::{ClassificationLoss, Classifier};
+pub use conv::ConvNet;
 pub use error::{Error, Result};
 pub use mlp::{Mlp, MlpSpec};
 pub use model::Model;
