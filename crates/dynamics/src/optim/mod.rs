@@ -2,15 +2,24 @@
 //! minibatch SGD and natural gradient descent. Each calls an observer
 //! `observer(step, θ_k, loss_k)` before every update and once after the last one, stops with
 //! [`crate::Error::Diverged`] when the loss exceeds `divergence_factor · L(θ₀)`, and returns the
-//! final parameters with the loss of every step.
+//! final parameters with the loss of every step. [`classification`] trains multi-output
+//! classifiers (GD/SGD with momentum, Adam; MSE-to-one-hot or cross-entropy) with the update
+//! rules of [`update`].
 
+pub mod classification;
 pub mod gd;
 pub mod ngd;
 pub mod sgd;
+pub mod update;
 
+pub use classification::{
+    Augmentation, ClassifierConfig, EpochReport, LabelledRows, TrainedClassifier, TrainingEvent,
+    evaluate, train_classifier, validation_split,
+};
 pub use gd::{GdConfig, gradient_descent};
 pub use ngd::{NgdConfig, natural_gradient_descent};
 pub use sgd::{SgdConfig, stochastic_gradient_descent};
+pub use update::{Optimizer, OptimizerState, Schedule};
 
 use crate::error::{Error, Result, check_positive};
 
