@@ -12,7 +12,10 @@
 //!   anchor: it computes none);
 //! - `flow-rhs`: one gradient-flow right-hand side (forward + backward) of a width-4096
 //!   two-layer ReLU net on n = 256, d = 32;
-//! - `gemm`: faer's n×n·n×n product, n = 4000: the machine's float64 GEMM rate in this run.
+//! - `gemm`: faer's n×n·n×n product, n = 4000: the machine's float64 GEMM rate in this run;
+//! - `cntk-flatten-L3` (n = 200), `cntk-gap-L3` (n = 32, 256): the CNN-GP + CNTK of three
+//!   SAME 3×3 ReLU conv layers with a Flatten or GlobalAvgPool readout on 28×28×1 images
+//!   ([`conv`]); GAP lines also report seconds per pair.
 //!
 //! Each is run once to warm up, then at least [`RUNS`] times, more for fast workloads (as many as
 //! fit in [`TIME_BUDGET_S`], at most [`MAX_RUNS`]; the count is the `runs` field); median, min and
@@ -33,6 +36,8 @@ use rand_chacha::rand_core::SeedableRng;
 use serde_json::json;
 use std::hint::black_box;
 use std::time::Instant;
+
+pub mod conv;
 
 /// Timed runs per workload after the warm-up.
 pub const RUNS: usize = 5;
@@ -57,6 +62,7 @@ pub const ANCHORS: &[(&str, usize, f64)] = &[
     ("ntk-gp-predict-inf", 2000, 0.168),
     ("ntk-gp-predict-10t", 2000, 1.79),
     ("gemm", 4000, 0.1488),
+    ("cntk-flatten-L3", 200, 2.04),
 ];
 
 /// The neural-tangents median for (workload, n), if there is one.
@@ -576,6 +582,18 @@ fn human_line(m: &Measurement, gemm_gflops: Option<f64>) -> String {
     };
     let ratio = match (anchor(m.workload, m.n), m.speedup()) {
         (Some(a), Some(s)) => format!("nt {a:.3} s, nt/ours = {s:.2}"),
+        _ if m.workload == "cntk-gap-L3" && m.n == 32 => format!(
+            "nt did not finish within {} s, nt/ours > {:.0}; {:.2} ms/pair",
+            conv::GAP_NT_LOWER_BOUND_S,
+            conv::GAP_NT_LOWER_BOUND_S / m.median_s,
+            1e3 * conv::seconds_per_pair(m)
+        ),
+        _ if m.workload == "cntk-gap-L3" => {
+            format!(
+                "no nt anchor; {:.2} ms/pair",
+                1e3 * conv::seconds_per_pair(m)
+            )
+        }
         _ => "no nt anchor".to_string(),
     };
     let memory = m.peak_memory.map_or(String::new(), |b| {
@@ -638,8 +656,12 @@ pub fn run(quick: bool, json: bool, scaling: bool) -> anyhow::Result<()> {
         gemm_gflops,
     );
     emit(&flow_rhs(256, 4096, RUNS)?, gemm_gflops);
+    for m in conv::workloads(quick)? {
+        emit(&m, gemm_gflops);
+    }
     if scaling {
         run_scaling(quick, json)?;
+        conv::run_scaling(quick, json)?;
     }
     Ok(())
 }

@@ -477,3 +477,134 @@ proptest! {
         }
     }
 }
+
+// ---- convolutional specs ----
+
+/// A 3 × 3 × 1 image set (two images) as nested arrays, from a closed formula.
+fn conv_images_json(n: usize, first: usize) -> String {
+    let images: Vec<Vec<Vec<Vec<f64>>>> = (0..n)
+        .map(|i| {
+            (0..3)
+                .map(|h| {
+                    (0..3)
+                        .map(|w| {
+                            vec![
+                                ((first + i + 1) as f64 * 0.7 + h as f64 * 1.3 + w as f64 * 0.5)
+                                    .sin(),
+                            ]
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    serde_json::to_string(&images).unwrap()
+}
+
+fn conv_spec(layers: &str, extra: &str) -> String {
+    format!(
+        r#"{{"layers": {layers}, "image_shape": [3, 3, 1], "x1": {}{extra}}}"#,
+        conv_images_json(2, 0)
+    )
+}
+
+const CONV_LAYERS: &str = r#"[{"conv": {"channels": 8, "filter": [2, 2], "padding": "same", "w_std": 1.5, "b_std": 0.1}},
+  {"activation": "relu"}, {"avg_pool": {"window": [2, 2], "strides": [1, 1], "padding": "same"}},
+  "global_avg_pool", {"dense": {"width": 1, "w_std": 1.2, "b_std": 0.05}}]"#;
+
+/// A conv spec maps to the architecture and its output equals `ntk_kernels::conv::kernel` on
+/// the same images (the command is a thin wrapper: exact equality of the parsed JSON numbers).
+#[test]
+fn conv_specs_evaluate_the_conv_kernel() {
+    use ntk_kernels::conv::{ConvLayer, Padding};
+    use xtask::kernel::conv_spec::parse_conv_spec;
+    let text = conv_spec(
+        CONV_LAYERS,
+        &format!(r#", "x2": {}"#, conv_images_json(3, 2)),
+    );
+    let spec = parse_conv_spec(&text).unwrap();
+    assert_eq!(spec.image_shape, (3, 3, 1));
+    assert_eq!(
+        spec.architecture.layers()[0],
+        ConvLayer::Conv {
+            channels: 8,
+            filter: (2, 2),
+            strides: (1, 1),
+            padding: Padding::Same,
+            w_std: 1.5,
+            b_std: Some(0.1)
+        }
+    );
+    assert_eq!(spec.architecture.layers()[3], ConvLayer::GlobalAvgPool);
+    let out: serde_json::Value = serde_json::from_str(&run_spec(&text).unwrap()).unwrap();
+    let direct = ntk_kernels::conv::kernel(
+        &spec.architecture,
+        spec.x1.as_ref(),
+        spec.x2.as_ref().map(|m| m.as_ref()),
+        (3, 3, 1),
+        ntk_kernels::analytic::Get::BOTH,
+    )
+    .unwrap();
+    let ntk = direct.ntk.unwrap();
+    assert_eq!(out["ntk"].as_array().unwrap().len(), 2);
+    for i in 0..2 {
+        for j in 0..3 {
+            assert_eq!(out["ntk"][i][j].as_f64().unwrap(), ntk[(i, j)]);
+        }
+    }
+    // Strings for the readouts, `flatten` as an object, avg_pool strides default to the window.
+    let text = conv_spec(
+        r#"[{"conv": {"channels": 4, "filter": [3, 3], "padding": "circular"}}, {"activation": "erf"},
+            {"avg_pool": {"window": [1, 1]}}, {"flatten": {}}, {"dense": {"width": 1}}]"#,
+        r#", "get": ["nngp"]"#,
+    );
+    let spec = parse_conv_spec(&text).unwrap();
+    assert_eq!(
+        spec.architecture.layers()[2],
+        ConvLayer::AvgPool {
+            window: (1, 1),
+            strides: (1, 1),
+            padding: Padding::Valid
+        }
+    );
+    let out: serde_json::Value = serde_json::from_str(&run_spec(&text).unwrap()).unwrap();
+    assert!(out.get("ntk").is_none() && out["nngp"].as_array().unwrap().len() == 2);
+    // The dense spec is untouched by the conv path.
+    assert!(!xtask::kernel::conv_spec::is_conv_spec(VALID));
+}
+
+#[test]
+fn bad_conv_specs_name_their_field() {
+    let cases: Vec<(String, &str)> = vec![
+        // VALID filter larger than the (3 × 3) image.
+        (conv_spec(r#"[{"conv": {"channels": 4, "filter": [4, 2]}}, "flatten", {"dense": {"width": 1}}]"#, ""), "layers[0].conv.filter"),
+        // Zero channels.
+        (conv_spec(r#"[{"conv": {"channels": 0, "filter": [2, 2]}}, "flatten", {"dense": {"width": 1}}]"#, ""), "layers[0].conv.channels"),
+        // Pool window 0.
+        (conv_spec(r#"[{"avg_pool": {"window": [0, 2]}}, "flatten", {"dense": {"width": 1}}]"#, ""), "layers[0].avg_pool.window[0]"),
+        // A VALID pool window that no longer fits after a VALID conv (3 → 2).
+        (conv_spec(r#"[{"conv": {"channels": 4, "filter": [2, 2]}}, {"avg_pool": {"window": [3, 3]}}, "flatten", {"dense": {"width": 1}}]"#, ""), "layers[1].avg_pool.window"),
+        // Unknown padding, unknown readout name, missing readout, dense before readout.
+        (conv_spec(r#"[{"conv": {"channels": 4, "filter": [2, 2], "padding": "full"}}, "flatten", {"dense": {"width": 1}}]"#, ""), "layers[0].conv.padding"),
+        (conv_spec(r#"[{"conv": {"channels": 4, "filter": [2, 2]}}, "max_pool", {"dense": {"width": 1}}]"#, ""), "layers[1]"),
+        (conv_spec(r#"[{"conv": {"channels": 4, "filter": [2, 2]}}, {"dense": {"width": 1}}]"#, ""), "layers[1]"),
+        (conv_spec(r#"[{"conv": {"channels": 4, "filter": [2, 2], "stride": [1, 1]}}, "flatten", {"dense": {"width": 1}}]"#, ""), "layers[0].conv"),
+        // Wrong rank of the inputs: a 2-D x1.
+        (r#"{"layers": [{"conv": {"channels": 4, "filter": [2, 2]}}, "flatten", {"dense": {"width": 1}}], "image_shape": [3, 3, 1], "x1": [[1.0, 2.0]]}"#.to_string(), "x1[0]"),
+        // Images that do not match image_shape.
+        (r#"{"layers": ["flatten", {"dense": {"width": 1}}], "image_shape": [2, 1, 1], "x1": [[[1.0]]]}"#.to_string(), "x1[0]"),
+        (conv_spec(r#"["flatten", {"dense": {"width": 1}}]"#, r#", "x2": [[[[1.0, 2.0]]]]"#), "x2[0]"),
+        (r#"{"layers": ["flatten", {"dense": {"width": 1}}], "image_shape": [3, 0, 1], "x1": [[[[1.0]]]]}"#.to_string(), "image_shape[1]"),
+        (conv_spec(r#"["flatten", {"dense": {"width": 1}}]"#, r#", "mercer": {"sphere_dim": 3, "degrees": 2}"#), "mercer"),
+    ];
+    for (text, field) in cases {
+        let err = run_spec(&text).unwrap_err();
+        assert_eq!(exit_code_for(&err), 2, "{text}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("`{field}`")),
+            "{field}: {message}"
+        );
+        assert_eq!(message.lines().count(), 1);
+    }
+}

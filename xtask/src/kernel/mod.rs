@@ -5,6 +5,7 @@
 //! only the requested keys. The spec format is documented in [`spec`]. A bad spec, or one whose
 //! kernels would not fit in memory, is a [`UsageError`] naming the field (exit code 2).
 
+pub mod conv_spec;
 pub mod spec;
 
 use crate::UsageError;
@@ -143,7 +144,7 @@ pub fn mercer_spectrum(
     Ok(spectrum.eigenvalues)
 }
 
-fn matrix_json(name: &str, m: &Mat<f64>) -> Result<serde_json::Value> {
+pub(crate) fn matrix_json(name: &str, m: &Mat<f64>) -> Result<serde_json::Value> {
     let mut rows = Vec::with_capacity(m.nrows());
     for i in 0..m.nrows() {
         let mut row = Vec::with_capacity(m.ncols());
@@ -225,8 +226,12 @@ pub fn analytic_evaluator(
 }
 
 /// `cargo xtask kernel`: parses `text`, checks its memory estimate, evaluates it and returns the
-/// output JSON text (one line).
+/// output JSON text (one line). Convolutional specs (with `image_shape` or conv/pooling/readout
+/// layers) go to [`conv_spec::run_conv_spec`].
 pub fn run_spec(text: &str) -> Result<String> {
+    if conv_spec::is_conv_spec(text) {
+        return conv_spec::run_conv_spec(text);
+    }
     let spec = parse_spec(text).map_err(|e| UsageError::new(e.to_string()))?;
     check_memory(&spec, memory_budget())?;
     let value = evaluate_spec(&spec, &analytic_evaluator)?;

@@ -41,7 +41,7 @@ pub struct SpecError {
     pub message: String,
 }
 
-fn spec_error(field: impl Into<String>, message: impl Into<String>) -> SpecError {
+pub(crate) fn spec_error(field: impl Into<String>, message: impl Into<String>) -> SpecError {
     SpecError {
         field: field.into(),
         message: message.into(),
@@ -145,7 +145,10 @@ struct RawMercer {
 }
 
 /// Deserializes an object of a `deny_unknown_fields` struct, naming `field` in the error.
-fn object<T: for<'de> Deserialize<'de>>(value: Value, field: &str) -> Result<T, SpecError> {
+pub(crate) fn object<T: for<'de> Deserialize<'de>>(
+    value: Value,
+    field: &str,
+) -> Result<T, SpecError> {
     if !value.is_object() {
         return Err(spec_error(
             field,
@@ -156,7 +159,7 @@ fn object<T: for<'de> Deserialize<'de>>(value: Value, field: &str) -> Result<T, 
 }
 
 /// The JSON type of a value, for messages.
-fn kind(value: &Value) -> &'static str {
+pub(crate) fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -167,7 +170,7 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-fn positive_integer(value: &Value, field: &str) -> Result<usize, SpecError> {
+pub(crate) fn positive_integer(value: &Value, field: &str) -> Result<usize, SpecError> {
     let number = value
         .as_u64()
         .ok_or_else(|| spec_error(field, format!("expected a positive integer, found {value}")))?;
@@ -177,7 +180,7 @@ fn positive_integer(value: &Value, field: &str) -> Result<usize, SpecError> {
     usize::try_from(number).map_err(|_| spec_error(field, format!("{number} is too large")))
 }
 
-fn finite_number(value: &Value, field: &str) -> Result<f64, SpecError> {
+pub(crate) fn finite_number(value: &Value, field: &str) -> Result<f64, SpecError> {
     let number = value
         .as_f64()
         .ok_or_else(|| spec_error(field, format!("expected a number, found {}", kind(value))))?;
@@ -187,7 +190,7 @@ fn finite_number(value: &Value, field: &str) -> Result<f64, SpecError> {
     Ok(number)
 }
 
-fn non_negative(value: &Value, field: &str) -> Result<f64, SpecError> {
+pub(crate) fn non_negative(value: &Value, field: &str) -> Result<f64, SpecError> {
     let number = finite_number(value, field)?;
     if number < 0.0 {
         return Err(spec_error(field, format!("must be >= 0, found {number}")));
@@ -293,36 +296,41 @@ fn parse_layers(value: Value) -> Result<Vec<Layer>, SpecError> {
     }
     let mut layers = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
-        let field = format!("layers[{index}]");
-        let raw: RawLayer = object(item, &field)?;
-        let layer = match (raw.dense.is_some(), raw.activation.is_some()) {
-            (true, true) => {
-                return Err(spec_error(
-                    field,
-                    "a layer is either {\"dense\": …} or {\"activation\": …}, not both",
-                ));
-            }
-            (true, false) => {
-                for (param, present) in [
-                    ("alpha", raw.alpha.is_some()),
-                    ("a", raw.a.is_some()),
-                    ("b", raw.b.is_some()),
-                ] {
-                    if present {
-                        return Err(spec_error(
-                            format!("{field}.{param}"),
-                            "only activation layers take parameters",
-                        ));
-                    }
-                }
-                parse_dense(raw.dense.unwrap_or(Value::Null), &format!("{field}.dense"))?
-            }
-            (false, true) => parse_activation(raw, &field)?,
-            (false, false) => missing_layer_kind(&field)?,
-        };
-        layers.push(layer);
+        layers.push(parse_layer(item, &format!("layers[{index}]"))?);
     }
     Ok(layers)
+}
+
+/// One `dense` or `activation` layer object at `field` (e.g. `layers[2]`).
+pub(crate) fn parse_layer(item: Value, field: &str) -> Result<Layer, SpecError> {
+    let field = field.to_string();
+    let raw: RawLayer = object(item, &field)?;
+    let layer = match (raw.dense.is_some(), raw.activation.is_some()) {
+        (true, true) => {
+            return Err(spec_error(
+                field,
+                "a layer is either {\"dense\": …} or {\"activation\": …}, not both",
+            ));
+        }
+        (true, false) => {
+            for (param, present) in [
+                ("alpha", raw.alpha.is_some()),
+                ("a", raw.a.is_some()),
+                ("b", raw.b.is_some()),
+            ] {
+                if present {
+                    return Err(spec_error(
+                        format!("{field}.{param}"),
+                        "only activation layers take parameters",
+                    ));
+                }
+            }
+            parse_dense(raw.dense.unwrap_or(Value::Null), &format!("{field}.dense"))?
+        }
+        (false, true) => parse_activation(raw, &field)?,
+        (false, false) => missing_layer_kind(&field)?,
+    };
+    Ok(layer)
 }
 
 fn parse_inputs(value: Value, field: &str) -> Result<Inputs, SpecError> {
@@ -373,7 +381,7 @@ fn parse_inputs(value: Value, field: &str) -> Result<Inputs, SpecError> {
     })
 }
 
-fn parse_get(value: Option<Value>) -> Result<GetKernels, SpecError> {
+pub(crate) fn parse_get(value: Option<Value>) -> Result<GetKernels, SpecError> {
     let Some(value) = value.filter(|v| !v.is_null()) else {
         return Ok(GetKernels {
             nngp: true,

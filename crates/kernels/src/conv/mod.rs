@@ -16,12 +16,14 @@
 //! Modules: `architecture` (the layer vocabulary, shared with the finite networks of
 //! `ntk-nets`), `plan` (an architecture compiled for one image shape: tap tables, form),
 //! `stencil` (the separable conv and pooling steps), `diagonal` and `full` (the two forms),
-//! `pair` (per-position variances of activations), `kernel` (the all-pairs evaluation).
+//! `pair` (per-position variances of activations), `kernel` (the all-pairs evaluation),
+//! [`monte_carlo`] (the empirical NNGP of random finite CNNs, for validation).
 
 pub mod architecture;
 mod diagonal;
 mod full;
 mod kernel;
+pub mod monte_carlo;
 mod pair;
 mod plan;
 mod stencil;
