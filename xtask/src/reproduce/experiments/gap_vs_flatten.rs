@@ -1,6 +1,6 @@
 //! `gap-vs-flatten`: Arora et al.'s finding that global average pooling improves the CNTK
-//! (CIFAR-10, their Table 1: 77.43% with GAP against 66.03% with a flatten readout at their best
-//! depths 11 and 6; 70.47% against 64.47% at depth 3), on Fashion-MNIST, and what each form
+//! (CIFAR-10, their Table 1: 77.43% with GAP against 65.90% with a flatten readout at depth 11;
+//! 70.47% against 64.47% at depth 3), on Fashion-MNIST, and what each form
 //! costs: the flatten readout needs only same-position covariances (P numbers per pair and
 //! layer), GAP needs all P² position pairs.
 
@@ -35,8 +35,9 @@ impl Experiment for GapVsFlatten {
     }
 
     fn statement(&self) -> &'static str {
-        "Global average pooling (GAP) improves the CNTK: on CIFAR-10, CNTK-GAP reaches 77.43% (depth 11) against 66.03% for \
-the vanilla CNTK with a flatten readout (depth 6), and 70.47% against 64.47% at depth 3 (Arora et al. 2019, Table 1)."
+        "Global average pooling (GAP) improves the CNTK: on CIFAR-10, CNTK-GAP reaches 77.43% against 65.90% for the vanilla \
+CNTK with a flatten readout at depth 11 (the flatten readout's best, 66.03%, is at depth 6), and 70.47% against 64.47% at \
+depth 3, the depth used here (Arora et al. 2019, Table 1)."
     }
 
     fn run(&self, ctx: &Context<'_>) -> anyhow::Result<Findings> {
@@ -105,7 +106,9 @@ the vanilla CNTK with a flatten readout (depth 6), and 70.47% against 64.47% at 
         let sides = [4usize, 7, 14, 28];
         let gap_images: [usize; 4] = scale.pick([60, 20, 6, 3], [200, 60, 16, 5], [200, 60, 16, 6]);
         let flat_images: [usize; 4] =
-            scale.pick([100, 80, 60, 30], [400, 300, 150, 80], [400, 300, 150, 80]);
+            scale.pick([200, 120, 80, 40], [400, 300, 150, 80], [400, 300, 150, 80]);
+        // The minimum over repeats: the machine is shared, and load only ever adds time.
+        let repeats: usize = scale.pick(3, 3, 5);
         let timing_split = conv_common::fashion_mnist(
             SplitSizes {
                 n_train: 400,
@@ -145,9 +148,13 @@ the vanilla CNTK with a flatten readout (depth 6), and 70.47% against 64.47% at 
             {
                 let x = images(count);
                 let arch = arora_cnn(DEPTH, 1, readout, 1)?;
-                let start = Instant::now();
-                ntk_kernels::conv::kernel(&arch, x.as_ref(), None, (side, side, 1), get)?;
-                per_pair[k] = start.elapsed().as_secs_f64() / (count * (count + 1) / 2) as f64;
+                let mut best = f64::INFINITY;
+                for _ in 0..repeats {
+                    let start = Instant::now();
+                    ntk_kernels::conv::kernel(&arch, x.as_ref(), None, (side, side, 1), get)?;
+                    best = best.min(start.elapsed().as_secs_f64());
+                }
+                per_pair[k] = best / (count * (count + 1) / 2) as f64;
             }
             cost_rows.push((side, per_pair[0], per_pair[1]));
             (ctx.progress)(0.7 + 0.3 * (si + 1) as f64 / sides.len() as f64);
@@ -257,7 +264,8 @@ Kernel evaluation for the experiment: GAP {:.2} s, flatten {:.2} s for {} pairs 
 readout, CNTK and CNN-GP by `ntk_kernels::conv::kernel` (full form for GAP, diagonal form for flatten); kernel regression \
 of one-hot targets, ridge chosen on the validation split (as in `cnn-vs-cntk`).\n\
 - Cost: wall time of the self-kernel (NNGP and NTK together) of a few training images at 4×4, 7×7, 14×14 and 28×28 \
-divided by the n(n+1)/2 pairs; measured on a shared, loaded 2-core machine, so only the slopes and ratios are meant.",
+divided by the n(n+1)/2 pairs, the minimum over {repeats} repeats; measured on a shared, loaded 2-core machine, so only \
+the slopes and ratios are meant.",
             if scale == Scale::Full {
                 "full training file"
             } else {
