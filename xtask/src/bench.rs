@@ -15,7 +15,9 @@
 //! - `gemm`: faer's n×n·n×n product, n = 4000: the machine's float64 GEMM rate in this run;
 //! - `cntk-flatten-L3` (n = 200), `cntk-gap-L3` (n = 32, 256): the CNN-GP + CNTK of three
 //!   SAME 3×3 ReLU conv layers with a Flatten or GlobalAvgPool readout on 28×28×1 images
-//!   ([`conv`]); GAP lines also report seconds per pair.
+//!   ([`conv`]); GAP lines also report seconds per pair;
+//! - `conv-net-fwd-bwd`, `conv-net-empirical-ntk`: convolutional networks, see
+//!   [`crate::bench_conv_nets`].
 //!
 //! Each is run once to warm up, then at least [`RUNS`] times, more for fast workloads (as many as
 //! fit in [`TIME_BUDGET_S`], at most [`MAX_RUNS`]; the count is the `runs` field); median, min and
@@ -164,7 +166,7 @@ pub fn time_runs(min_runs: usize, mut f: impl FnMut()) -> Timing {
 
 /// [`time_runs`] of a fallible workload: each result is kept alive through `black_box`, and the
 /// last error (if any run failed) is returned with `context`.
-fn time_fallible<T, E: std::fmt::Display>(
+pub(crate) fn time_fallible<T, E: std::fmt::Display>(
     runs: usize,
     context: &str,
     mut f: impl FnMut() -> Result<T, E>,
@@ -657,6 +659,9 @@ pub fn run(quick: bool, json: bool, scaling: bool) -> anyhow::Result<()> {
     );
     emit(&flow_rhs(256, 4096, RUNS)?, gemm_gflops);
     for m in conv::workloads(quick)? {
+        emit(&m, gemm_gflops);
+    }
+    for m in crate::bench_conv_nets::measurements(quick)? {
         emit(&m, gemm_gflops);
     }
     if scaling {

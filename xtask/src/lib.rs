@@ -11,6 +11,7 @@
 //! unwritable output directory) exits with code 2, any other error with code 1.
 
 pub mod bench;
+pub mod bench_conv_nets;
 pub mod kernel;
 pub mod reproduce;
 

@@ -3,7 +3,7 @@
 //!
 //! Activations are NHWC. A convolution with C_out channels, filter f_h × f_w and C_in input
 //! channels maps the patch matrix P(a) of its input (one row per output position, see
-//! [`window`]) to
+//! `window.rs`) to
 //!
 //! $$ z = s_w\,P(a)\,W^\top + s_b\,\mathbf 1 b^\top,\qquad W \in \mathbb R^{C_{out}\times f_h f_w C_{in}}, $$
 //!
@@ -33,6 +33,7 @@
 
 mod backward;
 mod buffers;
+pub mod convergence;
 mod forward;
 mod hvp;
 mod jacobian;
