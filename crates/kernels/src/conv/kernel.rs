@@ -254,10 +254,10 @@ fn column_slices(m: &mut Mat<f64>) -> Result<Vec<&mut [f64]>> {
 /// row an NHWC image of shape `image_shape = (H, W, C)` flattened row-major) and of `x2`
 /// (`None` for the self kernel of `x1`), in the form [`Form::Auto`] chooses.
 ///
-/// $$ \Sigma^{(0)}(x,x')[p,p'] = \tfrac1C\sum_c x[p,c]\,x'[p',c],\quad \Theta^{(0)} = 0;\qquad
+/// $$ \Sigma^{(0)}_{pp'}(x,x') = \tfrac1C\sum_c x_{pc}\,x'_{p'c},\quad \Theta^{(0)} = 0;\qquad
 ///    \text{Conv: } \Sigma \leftarrow w^2\mathcal A(\Sigma) + b^2,\ \Theta \leftarrow \Sigma + w^2\mathcal A(\Theta) $$
-/// $$ \sigma:\ \Sigma[p,p'] \leftarrow \mathbb E\sigma(u)\sigma(v),\ \Theta[p,p'] \leftarrow \mathbb E\sigma'(u)\sigma'(v)\,\Theta[p,p'];\qquad
-///    \text{Flatten: } \tfrac1P\textstyle\sum_p \Sigma[p,p],\quad \text{GAP: } \tfrac1{P^2}\sum_{p,p'}\Sigma[p,p'] $$
+/// $$ \sigma:\ \Sigma_{pp'} \leftarrow \mathbb E\sigma(u)\sigma(v),\ \Theta_{pp'} \leftarrow \mathbb E\sigma'(u)\sigma'(v)\,\Theta_{pp'};\qquad
+///    \text{Flatten: } \tfrac1P\textstyle\sum_p \Sigma_{pp},\quad \text{GAP: } \tfrac1{P^2}\sum_{p,p'}\Sigma_{pp'} $$
 ///
 /// with 𝒜 the mean over filter taps of both positions shifted by the same tap (SAME padding
 /// counts padded zeros in the mean; CIRCULAR wraps), `AvgPool` the mean over independent taps of

@@ -187,9 +187,9 @@ pub enum Form {
     /// covariances between different positions, else [`Form::Diagonal`].
     #[default]
     Auto,
-    /// Same-position covariances Σ(x, x′)[p, p] only (valid without pooling layers).
+    /// Same-position covariances Σ(x, x′)(p, p) only (valid without pooling layers).
     Diagonal,
-    /// Every pair of positions, Σ(x, x′)[p, p′] (valid for every architecture).
+    /// Every pair of positions, Σ(x, x′)(p, p′) (valid for every architecture).
     Full,
 }
 
