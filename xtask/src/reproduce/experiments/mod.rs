@@ -4,8 +4,12 @@
 use super::experiment::Experiment;
 
 mod catapult;
+mod cnn_vs_cntk;
+mod cntk_at_init;
+mod conv_common;
 mod du_synthetic;
 mod fine_grained;
+mod gap_vs_flatten;
 mod gd_vs_linear;
 mod generalization_bounds;
 mod hessian_ntk_spectrum;
@@ -60,5 +64,8 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
         Box::new(staircase::Staircase),
         Box::new(single_neuron::SingleNeuron),
         Box::new(gd_vs_linear::GdVsLinear),
+        Box::new(cnn_vs_cntk::CnnVsCntk),
+        Box::new(cntk_at_init::CntkAtInit),
+        Box::new(gap_vs_flatten::GapVsFlatten),
     ]
 }

@@ -1,0 +1,654 @@
+//! `cnn-vs-cntk`: seed 001's "Cifar10 experiments" table (best CNN < CNN of the best CNTK's
+//! architecture < best CNTK in error) and its conclusion that neural tangent models do not fully
+//! explain the generalisation of trained networks, rerun on Fashion-MNIST and the UCI digits
+//! (CIFAR-10 itself is not available here and was not rerun).
+//!
+//! Every model is fitted on the same nested training sets (a learning curve over ≥ 4 sizes):
+//! kernel regression of one-hot targets with the CNTK and CNN-GP of Arora et al.'s vanilla
+//! depth-3 CNN with GAP and with flatten readout and with the fully-connected NTK/NNGP of the
+//! same depth (ridge chosen on a validation split), a finite CNN with exactly the CNTK-GAP's
+//! architecture trained by SGD with momentum, and the best CNN trained here (standard
+//! parameterisation, pooling, Adam, augmentation, early stopping). Orderings are judged by a
+//! paired percentile bootstrap over the test images of the difference of test errors.
+
+use super::conv_common::{
+    self, Decision, ImageSplit, SplitSizes, TestOutcome, arora_cnn, conv_blocks, decide,
+    fc_architecture, fc_blocks, paired_difference, ridge_classify, train_convnet,
+};
+use crate::reproduce::experiment::{Claim, Context, Experiment, Findings, Scale};
+use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
+use ntk_dynamics::optim::{Augmentation, ClassifierConfig, Optimizer, Schedule};
+use ntk_kernels::{Activation, ConvArchitecture, ConvLayer, Padding, Parameterization};
+use ntk_nets::ClassificationLoss;
+use serde_json::json;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+pub struct CnnVsCntk;
+
+/// Depth of the CNTK (Arora et al.'s smallest, 3 convolutions).
+pub const DEPTH: usize = 3;
+
+/// Step size of the SGD-trained CNN (NTK parameterisation, momentum 0.9): the function moves by
+/// η/(1 − μ)·Θ̂·∇_f L per step, and with Θ(x, x) ≈ 0.2 for the depth-3 CNTK-GAP on
+/// standardised images an effective step 10η = 5 stays well inside the stability range of the
+/// cross-entropy (whose Hessian in f is ≤ 1/2).
+const SGD_LEARNING_RATE: f64 = 0.5;
+
+/// Adam step sizes tried for the best CNN (chosen by validation accuracy at every n).
+const ADAM_LEARNING_RATES: [f64; 2] = [3e-3, 1e-2];
+
+/// Model names, in table order.
+const BEST_CNN: &str = "best CNN (trained)";
+const CNN_OF_CNTK: &str = "CNN of the CNTK-GAP architecture (SGD)";
+const CNTK_GAP: &str = "CNTK-GAP";
+const NNGP_GAP: &str = "CNN-GP-GAP";
+const CNTK_FLAT: &str = "CNTK-flatten";
+const NNGP_FLAT: &str = "CNN-GP-flatten";
+const FC_NTK: &str = "FC NTK";
+const FC_NNGP: &str = "FC NNGP";
+
+/// The best CNN of this experiment: standard parameterisation, Conv(c)–ReLU–Conv(c)–ReLU–
+/// AvgPool(2, SAME)–Conv(2c)–ReLU–GAP–Dense(10), biases.
+fn best_cnn_architecture(channels: usize) -> anyhow::Result<ConvArchitecture> {
+    let conv = |c: usize| ConvLayer::Conv {
+        channels: c,
+        filter: (3, 3),
+        strides: (1, 1),
+        padding: Padding::Same,
+        w_std: std::f64::consts::SQRT_2,
+        b_std: Some(0.0),
+    };
+    let relu = ConvLayer::Activation(Activation::Relu);
+    Ok(ConvArchitecture::new(
+        vec![
+            conv(channels),
+            relu,
+            conv(channels),
+            relu,
+            ConvLayer::AvgPool {
+                window: (2, 2),
+                strides: (2, 2),
+                padding: Padding::Same,
+            },
+            conv(2 * channels),
+            relu,
+            ConvLayer::GlobalAvgPool,
+            ConvLayer::Dense {
+                width: conv_common::CLASSES,
+                w_std: 1.0,
+                b_std: Some(0.0),
+            },
+        ],
+        Parameterization::Standard,
+    )?)
+}
+
+/// Settings by scale.
+struct Plan {
+    sizes: Vec<usize>,
+    n_val: usize,
+    n_test: usize,
+    channels: usize,
+    /// Extra, larger sizes for the cheap kernels only (flatten CNTK/CNN-GP and FC; full scale).
+    large_sizes: Vec<usize>,
+    /// Minibatch updates per training run (epochs = ⌈steps·batch/n⌉).
+    steps: usize,
+}
+
+struct DatasetResult {
+    name: &'static str,
+    side: usize,
+    sizes: Vec<usize>,
+    curves: Vec<(&'static str, Vec<TestOutcome>)>,
+    /// The cheap kernels at `large_sizes`.
+    large_curves: Vec<(&'static str, Vec<TestOutcome>)>,
+    large_sizes: Vec<usize>,
+    kernel_seconds: Vec<(&'static str, f64, usize)>,
+    train_seconds: Vec<(&'static str, f64)>,
+}
+
+impl DatasetResult {
+    fn curve(&self, name: &str) -> &[TestOutcome] {
+        &self
+            .curves
+            .iter()
+            .find(|(n, _)| *n == name)
+            .expect("every model is run")
+            .1
+    }
+}
+
+fn run_dataset(
+    split: &ImageSplit,
+    plan: &Plan,
+    seed: u64,
+    flip: bool,
+    progress: &dyn Fn(f64),
+) -> anyhow::Result<DatasetResult> {
+    let n_max = *plan.sizes.last().expect("sizes");
+    let n_large = plan.large_sizes.last().copied().unwrap_or(n_max).max(n_max);
+    let mut curves = Vec::new();
+    let mut large_curves = Vec::new();
+    let mut kernel_seconds = Vec::new();
+    let mut train_seconds = Vec::new();
+    let mut kernel_curves = |blocks: &conv_common::KernelBlocks,
+                             ntk_name,
+                             nngp_name,
+                             large: bool|
+     -> anyhow::Result<()> {
+        for (sizes, out, wanted) in [
+            (&plan.sizes, &mut curves, true),
+            (&plan.large_sizes, &mut large_curves, large),
+        ] {
+            if !wanted {
+                continue;
+            }
+            let mut ntk = Vec::new();
+            let mut nngp = Vec::new();
+            for &n in sizes {
+                ntk.push(ridge_classify(
+                    &blocks.ntk_train,
+                    &blocks.ntk_rest,
+                    split,
+                    n,
+                )?);
+                nngp.push(ridge_classify(
+                    &blocks.nngp_train,
+                    &blocks.nngp_rest,
+                    split,
+                    n,
+                )?);
+            }
+            out.push((ntk_name, ntk));
+            out.push((nngp_name, nngp));
+        }
+        Ok(())
+    };
+    let gap = conv_blocks(
+        &arora_cnn(DEPTH, 1, ConvLayer::GlobalAvgPool, 1)?,
+        split,
+        n_max,
+    )?;
+    kernel_curves(&gap, CNTK_GAP, NNGP_GAP, false)?;
+    kernel_seconds.push((CNTK_GAP, gap.seconds, gap.pairs));
+    drop(gap);
+    progress(0.4);
+    let flat = conv_blocks(&arora_cnn(DEPTH, 1, ConvLayer::Flatten, 1)?, split, n_large)?;
+    kernel_curves(&flat, CNTK_FLAT, NNGP_FLAT, true)?;
+    kernel_seconds.push((CNTK_FLAT, flat.seconds, flat.pairs));
+    drop(flat);
+    let fc = fc_blocks(&fc_architecture(DEPTH)?, split, n_large)?;
+    kernel_curves(&fc, FC_NTK, FC_NNGP, true)?;
+    kernel_seconds.push((FC_NTK, fc.seconds, fc.pairs));
+    drop(fc);
+    progress(0.5);
+
+    // The finite CNN with exactly the CNTK-GAP's architecture (NTK parameterisation), trained
+    // by SGD with momentum on the cross-entropy, early stopping on the validation split.
+    let cnn_of_cntk = arora_cnn(
+        DEPTH,
+        plan.channels,
+        ConvLayer::GlobalAvgPool,
+        conv_common::CLASSES,
+    )?;
+    let sgd = |seed: u64, epochs: usize| ClassifierConfig {
+        loss: ClassificationLoss::CrossEntropy,
+        optimizer: Optimizer::Momentum {
+            momentum: 0.9,
+            nesterov: false,
+        },
+        learning_rate: SGD_LEARNING_RATE,
+        schedule: Schedule::Constant,
+        batch_size: Some(32),
+        epochs,
+        weight_decay: 0.0,
+        seed,
+        patience: Some(epochs / 4 + 3),
+        augmentation: None,
+    };
+    let best = best_cnn_architecture(plan.channels)?;
+    let adam = |seed: u64, epochs: usize, learning_rate: f64| ClassifierConfig {
+        loss: ClassificationLoss::CrossEntropy,
+        optimizer: Optimizer::adam(),
+        learning_rate,
+        schedule: Schedule::WarmupCosine {
+            warmup: 0.05,
+            final_fraction: 0.02,
+        },
+        batch_size: Some(32),
+        epochs,
+        weight_decay: 1e-4,
+        seed,
+        patience: Some(epochs / 4 + 3),
+        augmentation: flip.then_some(Augmentation {
+            image_shape: split.shape(),
+            horizontal_flip: true,
+            max_shift: 0,
+        }),
+    };
+    let mut sgd_curve = Vec::new();
+    let mut adam_curve = Vec::new();
+    let (mut sgd_time, mut adam_time) = (0.0, 0.0);
+    for (i, &n) in plan.sizes.iter().enumerate() {
+        let start = Instant::now();
+        let batch_size = 32.min(n);
+        let epochs = (plan.steps * batch_size).div_ceil(n);
+        let batch = |c: ClassifierConfig| ClassifierConfig {
+            batch_size: Some(batch_size),
+            ..c
+        };
+        sgd_curve.push(train_convnet(
+            &cnn_of_cntk,
+            split,
+            n,
+            &batch(sgd(seed + 100 + i as u64, epochs)),
+            seed + 200 + i as u64,
+        )?);
+        sgd_time += start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        // The best of the Adam recipes, by validation accuracy (ties: the first).
+        let mut chosen: Option<TestOutcome> = None;
+        for (li, &lr) in ADAM_LEARNING_RATES.iter().enumerate() {
+            let o = train_convnet(
+                &best,
+                split,
+                n,
+                &batch(adam(seed + 300 + (10 * i + li) as u64, epochs, lr)),
+                seed + 400 + i as u64,
+            )?;
+            if chosen
+                .as_ref()
+                .is_none_or(|c| o.val_accuracy > c.val_accuracy)
+            {
+                chosen = Some(o);
+            }
+        }
+        adam_curve.push(chosen.expect("learning rates"));
+        adam_time += start.elapsed().as_secs_f64();
+        progress(0.5 + 0.5 * (i + 1) as f64 / plan.sizes.len() as f64);
+    }
+    curves.insert(0, (CNN_OF_CNTK, sgd_curve));
+    curves.insert(0, (BEST_CNN, adam_curve));
+    train_seconds.push((BEST_CNN, adam_time));
+    train_seconds.push((CNN_OF_CNTK, sgd_time));
+    Ok(DatasetResult {
+        name: split.name,
+        side: split.side,
+        sizes: plan.sizes.clone(),
+        curves,
+        large_curves,
+        large_sizes: plan.large_sizes.clone(),
+        kernel_seconds,
+        train_seconds,
+    })
+}
+
+/// "error(a) < error(b)" judged by the paired 95% bootstrap interval of err(b) − err(a).
+fn ordering_claim(
+    id: String,
+    statement: String,
+    a: &TestOutcome,
+    b: &TestOutcome,
+    seed: u64,
+    scale: Scale,
+) -> Claim {
+    let (point, lo, hi) = paired_difference(a, b, seed);
+    let criterion = format!(
+        "paired bootstrap ({} resamples of the {} test images) 95% interval of err(b) − err(a) = [{lo:.4}, {hi:.4}] above 0 (err(a) = {:.4}, err(b) = {:.4}); below 0 refutes the table's ordering here",
+        conv_common::BOOTSTRAP_RESAMPLES,
+        a.correct.len(),
+        a.error(),
+        b.error()
+    );
+    let expected = "err(b) − err(a) > 0";
+    match decide(lo, hi) {
+        Decision::Confirmed => Claim::check(&id, &statement, point, expected, criterion, true),
+        Decision::Reversed => Claim::refutes_source(&id, &statement, point, expected, criterion),
+        Decision::Undecided => Claim::check(
+            &id,
+            &statement,
+            point,
+            expected,
+            if scale == Scale::Quick {
+                format!(
+                    "{criterion}; quick scale is a smoke run: an interval containing 0 is not judged"
+                )
+            } else {
+                format!("{criterion}; the interval contains 0: not decided at this size")
+            },
+            scale == Scale::Quick,
+        ),
+    }
+}
+
+impl Experiment for CnnVsCntk {
+    fn id(&self) -> &'static str {
+        "cnn-vs-cntk"
+    }
+
+    fn title(&self) -> &'static str {
+        "Trained CNNs against the CNTK and the fully-connected NTK on real images"
+    }
+
+    fn source(&self) -> &'static str {
+        "seed 001, \"Table: Cifar10 experiments\" and its conclusion (numbers from Arora et al. 2019, arXiv:1904.11955, Table 1)"
+    }
+
+    fn statement(&self) -> &'static str {
+        "Neural tangent models does not fully explain the success of neural network empirically. (mainly generalization error)\n\n\
+| Architecture | Classification error |\n|---|---|\n| Best convolutional NN | 5%- |\n| Best convolutional NT | 23% |\n| CNN of best CNT | 19% |\n\n\
+(seed 001, \"Table: Cifar10 experiments\")"
+    }
+
+    fn run(&self, ctx: &Context<'_>) -> anyhow::Result<Findings> {
+        let scale = ctx.scale;
+        let fashion_plan = Plan {
+            sizes: scale.pick(
+                vec![10, 20, 40, 80],
+                vec![40, 80, 160, 320],
+                vec![125, 250, 500, 1000],
+            ),
+            n_val: scale.pick(40, 120, 500),
+            n_test: scale.pick(120, 500, 1000),
+            large_sizes: scale.pick(vec![], vec![], vec![2500, 5000, 10000]),
+            channels: scale.pick(8, 16, 64),
+            steps: scale.pick(200, 1000, 3000),
+        };
+        let digits_plan = Plan {
+            sizes: scale.pick(
+                vec![10, 20, 40, 80],
+                vec![30, 60, 120, 240],
+                vec![100, 200, 400, 800],
+            ),
+            n_val: scale.pick(40, 100, 197),
+            n_test: scale.pick(120, 400, 800),
+            large_sizes: vec![],
+            channels: scale.pick(8, 16, 64),
+            steps: scale.pick(200, 1000, 3000),
+        };
+        // 28 / 4 = 7 pixels a side at quick and default (the GAP CNTK costs ∝ positions²),
+        // 14 at full.
+        let factor = scale.pick(4, 4, 2);
+        let fashion = conv_common::fashion_mnist(
+            SplitSizes {
+                n_train: fashion_plan
+                    .large_sizes
+                    .last()
+                    .copied()
+                    .unwrap_or(0)
+                    .max(*fashion_plan.sizes.last().expect("sizes")),
+                n_val: fashion_plan.n_val,
+                n_test: fashion_plan.n_test,
+            },
+            factor,
+            scale == Scale::Full,
+            ctx.task_seed(1),
+        )?;
+        let digits = conv_common::digits(
+            SplitSizes {
+                n_train: *digits_plan.sizes.last().expect("sizes"),
+                n_val: digits_plan.n_val,
+                n_test: digits_plan.n_test,
+            },
+            ctx.task_seed(2),
+        )?;
+        let results = [
+            run_dataset(&fashion, &fashion_plan, ctx.task_seed(3), true, &|f| {
+                (ctx.progress)(0.5 * f)
+            })?,
+            run_dataset(&digits, &digits_plan, ctx.task_seed(4), false, &|f| {
+                (ctx.progress)(0.5 + 0.5 * f)
+            })?,
+        ];
+
+        let mut claims = Vec::new();
+        let mut tables = String::new();
+        let mut figures = Vec::new();
+        let mut data_sets = Vec::new();
+        for (d, res) in results.iter().enumerate() {
+            let tag = if d == 0 { "fashion" } else { "digits" };
+            let last = res.sizes.len() - 1;
+            let at = |name: &str| &res.curve(name)[last];
+            let n_max = res.sizes[last];
+            let seed = ctx.task_seed(10 + d as u64);
+            claims.push(ordering_claim(
+                format!("best-cnn-below-cnn-of-cntk-{tag}"),
+                format!(
+                    "{}: error(best CNN) < error(CNN of the CNTK's architecture), n = {n_max} (a = best CNN, b = CNN of CNTK-GAP arch.)",
+                    res.name
+                ),
+                at(BEST_CNN),
+                at(CNN_OF_CNTK),
+                seed,
+                scale,
+            ));
+            claims.push(ordering_claim(
+                format!("cnn-of-cntk-below-cntk-{tag}"),
+                format!(
+                    "{}: error(CNN of the CNTK's architecture) < error(CNTK), n = {n_max} (a = SGD-trained CNN, b = CNTK-GAP)",
+                    res.name
+                ),
+                at(CNN_OF_CNTK),
+                at(CNTK_GAP),
+                seed + 1,
+                scale,
+            ));
+            claims.push(ordering_claim(
+                format!("cntk-below-fc-ntk-{tag}"),
+                format!(
+                    "{}: error(CNTK-GAP) < error(fully-connected NTK), n = {n_max} (a = CNTK-GAP, b = FC NTK)",
+                    res.name
+                ),
+                at(CNTK_GAP),
+                at(FC_NTK),
+                seed + 2,
+                scale,
+            ));
+            // The conclusion: the best trained CNN beats the best convolutional kernel, the
+            // kernel chosen by validation accuracy (not by test error).
+            let kernel_names = [CNTK_GAP, NNGP_GAP, CNTK_FLAT, NNGP_FLAT];
+            let best_kernel = kernel_names
+                .iter()
+                .copied()
+                .max_by(|a, b| at(a).val_accuracy.total_cmp(&at(b).val_accuracy))
+                .expect("kernels");
+            claims.push(ordering_claim(
+                format!("best-cnn-below-best-kernel-{tag}"),
+                format!(
+                    "{}: the best CNN beats the best convolutional kernel (by validation accuracy: {best_kernel}), n = {n_max}",
+                    res.name
+                ),
+                at(BEST_CNN),
+                at(best_kernel),
+                seed + 3,
+                scale,
+            ));
+
+            writeln!(
+                tables,
+                "\n\n**{}** ({}×{} images; test errors with 95% Wilson intervals; n = training images)\n",
+                res.name, res.side, res.side
+            )?;
+            write!(tables, "| model |")?;
+            for n in &res.sizes {
+                write!(tables, " n = {n} |")?;
+            }
+            writeln!(tables, " selected at n = {n_max} |")?;
+            write!(tables, "|---|")?;
+            for _ in &res.sizes {
+                write!(tables, "---|")?;
+            }
+            writeln!(tables, "---|")?;
+            let mut chart = Chart::new(
+                format!("{}: test error against training-set size", res.name),
+                "training images n",
+                "test error",
+            )
+            .scales(AxisScale::Log, AxisScale::Linear);
+            let xs: Vec<f64> = res.sizes.iter().map(|&n| n as f64).collect();
+            let mut data_models = Vec::new();
+            for (name, curve) in &res.curves {
+                write!(tables, "| {name} |")?;
+                for o in curve {
+                    let (lo, hi) = o.wilson();
+                    write!(tables, " {:.3} [{lo:.3}, {hi:.3}] |", o.error())?;
+                }
+                let sel = &curve[last];
+                if name.starts_with("best") || name.starts_with("CNN of") {
+                    writeln!(tables, " best epoch {} |", sel.selected)?;
+                } else {
+                    writeln!(tables, " ridge {:.0e}·tr K/n |", sel.selected)?;
+                }
+                let errors: Vec<f64> = curve.iter().map(|o| o.error()).collect();
+                chart = chart.with(
+                    Series::line_points_xy(*name, &xs, &errors)
+                        .with_error_bars(curve.iter().map(|o| o.wilson()).collect()),
+                );
+                data_models.push(json!({
+                    "model": name, "test_error": errors,
+                    "wilson_95": curve.iter().map(|o| { let (a, b) = o.wilson(); [a, b] }).collect::<Vec<_>>(),
+                    "val_accuracy": curve.iter().map(|o| o.val_accuracy).collect::<Vec<_>>(),
+                    "selected": curve.iter().map(|o| o.selected).collect::<Vec<_>>(),
+                }));
+            }
+            if !res.large_sizes.is_empty() {
+                writeln!(
+                    tables,
+                    "\nThe cheap kernels at larger n (same validation and test images):\n"
+                )?;
+                write!(tables, "| model |")?;
+                for n in &res.large_sizes {
+                    write!(tables, " n = {n} |")?;
+                }
+                writeln!(tables)?;
+                write!(tables, "|---|")?;
+                for _ in &res.large_sizes {
+                    write!(tables, "---|")?;
+                }
+                writeln!(tables)?;
+                for (name, curve) in &res.large_curves {
+                    write!(tables, "| {name} |")?;
+                    for o in curve {
+                        let (lo, hi) = o.wilson();
+                        write!(tables, " {:.3} [{lo:.3}, {hi:.3}] |", o.error())?;
+                    }
+                    writeln!(tables)?;
+                }
+            }
+            writeln!(
+                tables,
+                "\nCost (kernels: at the largest n they were evaluated at):\n"
+            )?;
+            writeln!(
+                tables,
+                "| computation | seconds | pairs | seconds per pair |"
+            )?;
+            writeln!(tables, "|---|---|---|---|")?;
+            for (name, s, pairs) in &res.kernel_seconds {
+                writeln!(
+                    tables,
+                    "| {name} + NNGP kernels | {s:.2} | {pairs} | {:.2e} |",
+                    s / *pairs as f64
+                )?;
+            }
+            for (name, s) in &res.train_seconds {
+                writeln!(
+                    tables,
+                    "| training {name}, all {} sizes | {s:.2} | | |",
+                    res.sizes.len()
+                )?;
+            }
+            let (fig_abs, fig_rel) = ctx.figure_path(&format!("learning-curve-{tag}.svg"));
+            render_svg(&chart, &fig_abs)?;
+            figures.push(fig_rel);
+            data_sets.push(json!({
+                "data_set": res.name, "side": res.side, "sizes": res.sizes, "models": data_models,
+                "large_sizes": res.large_sizes,
+                "large_models": res.large_curves.iter().map(|(name, curve)| json!({
+                    "model": name, "test_error": curve.iter().map(|o| o.error()).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+                "kernel_seconds": res.kernel_seconds.iter().map(|(n, s, p)| json!({"kernel": n, "seconds": s, "pairs": p})).collect::<Vec<_>>(),
+                "train_seconds": res.train_seconds.iter().map(|(n, s)| json!({"model": n, "seconds": s})).collect::<Vec<_>>(),
+            }));
+        }
+        let data = json!({ "depth": DEPTH, "data_sets": data_sets });
+        ctx.write_json("learning-curves.json", &data)?;
+
+        let setup = format!(
+            "- Data: Fashion-MNIST ({} training file, images averaged over {factor}×{factor} blocks to {}×{} pixels), \
+training sizes n ∈ {:?} (nested prefixes of one seeded permutation; the flatten and fully-connected kernels also at \
+n ∈ {:?}), {} validation and {} test images; the UCI digits \
+(8×8), n ∈ {:?}, {} validation and {} test images. Pixels standardised by the training pool's mean and standard deviation.\n\
+- Kernels: Arora et al.'s vanilla CNN of depth {DEPTH} (3×3 convolutions, stride 1, SAME, ReLU, W_std = √2, no biases, NTK \
+parameterisation) with a GAP readout (CNTK-GAP, CNN-GP-GAP) and with a flatten readout (CNTK-flatten, CNN-GP-flatten) by \
+`ntk_kernels::conv::kernel`, and the depth-{DEPTH} fully-connected ReLU NTK/NNGP by `ntk_kernels::analytic::kernel`. Kernel \
+regression of one-hot targets eᵧ − 1/10 with ridge λ = r·tr K/n, r ∈ {:?} chosen by validation accuracy.\n\
+- CNN of the CNTK's architecture: the CNTK-GAP's network with {} channels and a 10-output readout (`ntk_nets::ConvNet`), \
+SGD with momentum 0.9, learning rate {SGD_LEARNING_RATE}, batch min(32, n), cross-entropy, {} minibatch updates \
+(epochs = ⌈updates·batch/n⌉) with early stopping (patience epochs/4 + 3) on the validation loss (`ntk_dynamics::optim::train_classifier`).\n\
+- Best CNN: standard parameterisation, Conv({c})–ReLU–Conv({c})–ReLU–AvgPool(2)–Conv({c2})–ReLU–GAP–Dense(10) with biases, \
+Adam (η ∈ {ADAM_LEARNING_RATES:?} chosen by validation accuracy, warm-up + cosine), weight decay 1e-4, random horizontal \
+flips on Fashion-MNIST (no shifts: at 7–8 pixels a side one pixel is an eighth of the frame), the same {} updates and \
+early stopping. \"Best\" means the strongest recipe of this experiment on this machine, not a state-of-the-art net.\n\
+- Orderings: at the largest n, a paired percentile bootstrap ({} resamples) over the test images of err(b) − err(a); \
+above 0 confirms, below 0 refutes (verdict refutes-source), an interval containing 0 is not decided (fail at default/full).",
+            if scale == Scale::Full {
+                "full 60 000-image"
+            } else {
+                "shipped 10 000-image subset of the"
+            },
+            28 / factor,
+            28 / factor,
+            fashion_plan.sizes,
+            fashion_plan.large_sizes,
+            fashion_plan.n_val,
+            fashion_plan.n_test,
+            digits_plan.sizes,
+            digits_plan.n_val,
+            digits_plan.n_test,
+            conv_common::RIDGE_FRACTIONS,
+            fashion_plan.channels,
+            fashion_plan.steps,
+            fashion_plan.steps,
+            conv_common::BOOTSTRAP_RESAMPLES,
+            c = fashion_plan.channels,
+            c2 = 2 * fashion_plan.channels,
+        );
+        let summary = |d: usize| {
+            let res = &results[d];
+            let last = res.sizes.len() - 1;
+            let e = |name: &str| res.curve(name)[last].error();
+            format!(
+                "{} at n = {}: best CNN {:.3}, CNN of the CNTK-GAP architecture {:.3}, CNTK-GAP {:.3}, CNTK-flatten {:.3}, FC NTK {:.3}",
+                res.name,
+                res.sizes[last],
+                e(BEST_CNN),
+                e(CNN_OF_CNTK),
+                e(CNTK_GAP),
+                e(CNTK_FLAT),
+                e(FC_NTK)
+            )
+        };
+        let interpretation = format!(
+            "The table's numbers are Arora et al.'s CIFAR-10 accuracies (their Table 1): \"best convolutional NT 23%\" is \
+CNTK-GAP at depth 11 (77.43% accuracy), \"CNN of best CNT 19%\" is close to their SGD-trained CNN-GAP (80.93% at depth 4, \
+82.92% at depth 11), and \"5%-\" is the state of the art of trained CNNs with batch normalisation, data augmentation and \
+far larger architectures, not a CNN of the same family. CIFAR-10 was not rerun here; the same three-way comparison on \
+small real-image tasks gives: {}; {}. Each ordering's verdict is read off its paired interval; small n favours kernels \
+(Arora et al. 2020, arXiv:1910.01663, report CNTKs beating ResNets below a few thousand CIFAR images), so an ordering that \
+holds at CIFAR scale can be reversed at the sizes of this experiment — such a verdict is marked refutes-source for this \
+data and size, not for CIFAR-10.",
+            summary(0),
+            summary(1)
+        );
+        Ok(Findings {
+            setup,
+            claims,
+            figures,
+            tables,
+            interpretation,
+            data,
+        })
+    }
+}

@@ -1,0 +1,563 @@
+//! Shared pieces of the convolutional experiments (`cnn-vs-cntk`, `cntk-at-init`,
+//! `gap-vs-flatten`): image data with a seeded train/validation/test split, Arora et al.'s
+//! vanilla CNN/CNTK architecture, kernel regression on one-hot targets with the ridge chosen on
+//! the validation split, finite CNN training, and test-set intervals (Wilson score interval,
+//! paired percentile bootstrap over the test images).
+
+use anyhow::{Context as _, anyhow};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+use ntk_bounds::digits::Digits;
+use ntk_bounds::fashion_mnist::{FASHION_MNIST_SIDE, FashionMnist, ImageSet};
+use ntk_dynamics::optim::{ClassifierConfig, train_classifier};
+use ntk_kernels::regression::Cholesky;
+use ntk_kernels::{Activation, ConvArchitecture, ConvLayer, Padding, Parameterization};
+use ntk_nets::{Classifier, ConvNet};
+use rand::RngExt;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng;
+use std::time::Instant;
+
+/// Number of classes of both data sets.
+pub const CLASSES: usize = 10;
+/// Ridges tried, as fractions of the mean diagonal of the train kernel (λ = r·tr K / n).
+pub const RIDGE_FRACTIONS: [f64; 7] = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0];
+/// Bootstrap resamples of the test set.
+pub const BOOTSTRAP_RESAMPLES: usize = 2000;
+
+/// A labelled image data set split into training pool, validation and test images (NHWC rows,
+/// one channel, standardised by the training pool's pixel mean and standard deviation).
+pub struct ImageSplit {
+    pub name: &'static str,
+    pub side: usize,
+    pub train: Mat<f64>,
+    pub train_labels: Vec<usize>,
+    pub val: Mat<f64>,
+    pub val_labels: Vec<usize>,
+    pub test: Mat<f64>,
+    pub test_labels: Vec<usize>,
+}
+
+impl ImageSplit {
+    /// (h, w, c) of the images.
+    pub fn shape(&self) -> (usize, usize, usize) {
+        (self.side, self.side, 1)
+    }
+
+    /// The first `n` training images and their labels (the learning curve uses nested prefixes).
+    pub fn train_prefix(&self, n: usize) -> (MatRef<'_, f64>, &[usize]) {
+        (self.train.as_ref().subrows(0, n), &self.train_labels[..n])
+    }
+
+    /// Validation images stacked over test images (the "rest" block of a kernel).
+    pub fn val_and_test(&self) -> Mat<f64> {
+        let (v, t) = (self.val.nrows(), self.test.nrows());
+        Mat::from_fn(v + t, self.train.ncols(), |i, j| {
+            if i < v {
+                self.val[(i, j)]
+            } else {
+                self.test[(i - v, j)]
+            }
+        })
+    }
+}
+
+fn permutation(n: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(rng);
+    order
+}
+
+/// Mean of `factor × factor` blocks of a `side × side` image.
+fn downsample(row: &[f64], side: usize, factor: usize) -> Vec<f64> {
+    let out = side / factor;
+    let mut res = vec![0.0; out * out];
+    for (i, v) in res.iter_mut().enumerate() {
+        let (oy, ox) = (i / out, i % out);
+        let mut s = 0.0;
+        for dy in 0..factor {
+            for dx in 0..factor {
+                s += row[(oy * factor + dy) * side + ox * factor + dx];
+            }
+        }
+        *v = s / (factor * factor) as f64;
+    }
+    res
+}
+
+fn rows_of(
+    pixels: MatRef<'_, f64>,
+    rows: &[usize],
+    side: usize,
+    factor: usize,
+) -> (Mat<f64>, usize) {
+    let out = side / factor;
+    let mut m = Mat::<f64>::zeros(rows.len(), out * out);
+    let mut row = vec![0.0; side * side];
+    for (i, &r) in rows.iter().enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = pixels[(r, j)];
+        }
+        for (j, v) in downsample(&row, side, factor).into_iter().enumerate() {
+            m[(i, j)] = v;
+        }
+    }
+    (m, out)
+}
+
+/// Standardises all three parts by the mean and standard deviation of the training pixels.
+fn standardise(train: &mut Mat<f64>, others: [&mut Mat<f64>; 2]) -> anyhow::Result<()> {
+    let count = (train.nrows() * train.ncols()) as f64;
+    let mean = (0..train.ncols())
+        .map(|j| (0..train.nrows()).map(|i| train[(i, j)]).sum::<f64>())
+        .sum::<f64>()
+        / count;
+    let var = (0..train.ncols())
+        .map(|j| {
+            (0..train.nrows())
+                .map(|i| (train[(i, j)] - mean).powi(2))
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / count;
+    if var <= 0.0 || !var.is_finite() {
+        return Err(anyhow!("training pixels have no variance"));
+    }
+    let sd = var.sqrt();
+    for m in std::iter::once(train).chain(others) {
+        for j in 0..m.ncols() {
+            for i in 0..m.nrows() {
+                m[(i, j)] = (m[(i, j)] - mean) / sd;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sizes of a split.
+#[derive(Debug, Clone, Copy)]
+pub struct SplitSizes {
+    pub n_train: usize,
+    pub n_val: usize,
+    pub n_test: usize,
+}
+
+/// Fashion-MNIST (the shipped 10k+2k subset, or with `full` the 70 000 images of Debian's
+/// `dataset-fashion-mnist`), images averaged over `factor × factor` blocks (28 / factor pixels a
+/// side). Validation and training images are disjoint draws from the training file, test images
+/// from the test file, all by seeded permutations.
+pub fn fashion_mnist(
+    sizes: SplitSizes,
+    factor: usize,
+    full: bool,
+    seed: u64,
+) -> anyhow::Result<ImageSplit> {
+    let data = if full {
+        FashionMnist::load_full(None).context(
+            "full scale needs the 70 000 Fashion-MNIST images (apt-get install dataset-fashion-mnist)",
+        )?
+    } else {
+        FashionMnist::load_bundled().context("loading the shipped Fashion-MNIST subset")?
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let pick = |set: &ImageSet, count: usize, skip: usize, rng: &mut ChaCha8Rng| {
+        let order = permutation(set.labels.len(), rng);
+        order[skip..skip + count].to_vec()
+    };
+    if sizes.n_train + sizes.n_val > data.train.labels.len()
+        || sizes.n_test > data.test.labels.len()
+    {
+        return Err(anyhow!(
+            "split {sizes:?} larger than the data ({} train, {} test)",
+            data.train.labels.len(),
+            data.test.labels.len()
+        ));
+    }
+    let order = pick(&data.train, sizes.n_train + sizes.n_val, 0, &mut rng);
+    let test_rows = pick(&data.test, sizes.n_test, 0, &mut rng);
+    let (val_rows, train_rows) = order.split_at(sizes.n_val);
+    let side = FASHION_MNIST_SIDE;
+    let (mut train, out) = rows_of(data.train.pixels.as_ref(), train_rows, side, factor);
+    let (mut val, _) = rows_of(data.train.pixels.as_ref(), val_rows, side, factor);
+    let (mut test, _) = rows_of(data.test.pixels.as_ref(), &test_rows, side, factor);
+    standardise(&mut train, [&mut val, &mut test])?;
+    let labels =
+        |set: &ImageSet, rows: &[usize]| rows.iter().map(|&r| set.labels[r] as usize).collect();
+    Ok(ImageSplit {
+        name: "Fashion-MNIST",
+        side: out,
+        train,
+        train_labels: labels(&data.train, train_rows),
+        val,
+        val_labels: labels(&data.train, val_rows),
+        test,
+        test_labels: labels(&data.test, &test_rows),
+    })
+}
+
+/// The UCI digits (1797 images of 8 × 8), split by one seeded permutation into test, validation
+/// and training images.
+pub fn digits(sizes: SplitSizes, seed: u64) -> anyhow::Result<ImageSplit> {
+    let data = Digits::load_bundled().context("loading the bundled UCI digits")?;
+    let n = data.labels.len();
+    if sizes.n_train + sizes.n_val + sizes.n_test > n {
+        return Err(anyhow!("split {sizes:?} larger than the {n} digits"));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let order = permutation(n, &mut rng);
+    let (test_rows, rest) = order.split_at(sizes.n_test);
+    let (val_rows, rest) = rest.split_at(sizes.n_val);
+    let train_rows = &rest[..sizes.n_train];
+    let (mut train, _) = rows_of(data.pixels.as_ref(), train_rows, 8, 1);
+    let (mut val, _) = rows_of(data.pixels.as_ref(), val_rows, 8, 1);
+    let (mut test, _) = rows_of(data.pixels.as_ref(), test_rows, 8, 1);
+    standardise(&mut train, [&mut val, &mut test])?;
+    let labels = |rows: &[usize]| rows.iter().map(|&r| data.labels[r] as usize).collect();
+    Ok(ImageSplit {
+        name: "UCI digits",
+        side: 8,
+        train,
+        train_labels: labels(train_rows),
+        val,
+        val_labels: labels(val_rows),
+        test,
+        test_labels: labels(test_rows),
+    })
+}
+
+/// Arora et al.'s vanilla CNN (their §4 and App.): `depth` × [Conv(channels, 3 × 3, stride 1,
+/// SAME, W_std = √2, no bias), ReLU], then `readout` (`Flatten` = "CNTK-V", `GlobalAvgPool` =
+/// "CNTK-GAP"), then Dense(`outputs`, W_std = 1, no bias), in the NTK parameterization.
+pub fn arora_cnn(
+    depth: usize,
+    channels: usize,
+    readout: ConvLayer,
+    outputs: usize,
+) -> anyhow::Result<ConvArchitecture> {
+    let mut layers = Vec::with_capacity(2 * depth + 2);
+    for _ in 0..depth {
+        layers.push(ConvLayer::Conv {
+            channels,
+            filter: (3, 3),
+            strides: (1, 1),
+            padding: Padding::Same,
+            w_std: std::f64::consts::SQRT_2,
+            b_std: None,
+        });
+        layers.push(ConvLayer::Activation(Activation::Relu));
+    }
+    layers.push(readout);
+    layers.push(ConvLayer::Dense {
+        width: outputs,
+        w_std: 1.0,
+        b_std: None,
+    });
+    Ok(ConvArchitecture::new(layers, Parameterization::Ntk)?)
+}
+
+/// The fully-connected counterpart: `depth` × [Dense(W_std = √2, no bias), ReLU], Dense(1).
+pub fn fc_architecture(depth: usize) -> anyhow::Result<ntk_kernels::Architecture> {
+    use ntk_kernels::Layer;
+    let mut layers = Vec::with_capacity(2 * depth + 1);
+    for _ in 0..depth {
+        layers.push(Layer::Dense {
+            width: 1,
+            w_std: std::f64::consts::SQRT_2,
+            b_std: None,
+        });
+        layers.push(Layer::Activation(Activation::Relu));
+    }
+    layers.push(Layer::Dense {
+        width: 1,
+        w_std: 1.0,
+        b_std: None,
+    });
+    Ok(ntk_kernels::Architecture::new(
+        layers,
+        Parameterization::Ntk,
+    )?)
+}
+
+/// NNGP and NTK blocks of one kernel: train × train (n × n) and (validation, test) × train.
+pub struct KernelBlocks {
+    pub nngp_train: Mat<f64>,
+    pub nngp_rest: Mat<f64>,
+    pub ntk_train: Mat<f64>,
+    pub ntk_rest: Mat<f64>,
+    /// Wall time of both evaluations.
+    pub seconds: f64,
+    /// Pairs evaluated: n(n+1)/2 + n·(n_val + n_test).
+    pub pairs: usize,
+}
+
+fn blocks_from(
+    train: ntk_kernels::analytic::Kernel,
+    rest: ntk_kernels::analytic::Kernel,
+    seconds: f64,
+    n: usize,
+    m: usize,
+) -> anyhow::Result<KernelBlocks> {
+    let take = |k: Option<Mat<f64>>, what: &str| k.ok_or_else(|| anyhow!("{what} not computed"));
+    Ok(KernelBlocks {
+        nngp_train: take(train.nngp, "NNGP")?,
+        ntk_train: take(train.ntk, "NTK")?,
+        nngp_rest: take(rest.nngp, "NNGP")?,
+        ntk_rest: take(rest.ntk, "NTK")?,
+        seconds,
+        pairs: n * (n + 1) / 2 + n * m,
+    })
+}
+
+const BOTH: ntk_kernels::analytic::Get = ntk_kernels::analytic::Get {
+    nngp: true,
+    ntk: true,
+};
+
+/// The CNN-GP and CNTK of `arch` on the first `n` training images against themselves and
+/// against the validation and test images.
+pub fn conv_blocks(
+    arch: &ConvArchitecture,
+    split: &ImageSplit,
+    n: usize,
+) -> anyhow::Result<KernelBlocks> {
+    let (x, _) = split.train_prefix(n);
+    let rest = split.val_and_test();
+    let start = Instant::now();
+    let k_train = ntk_kernels::conv::kernel(arch, x, None, split.shape(), BOTH)?;
+    let k_rest = ntk_kernels::conv::kernel(arch, rest.as_ref(), Some(x), split.shape(), BOTH)?;
+    let seconds = start.elapsed().as_secs_f64();
+    blocks_from(k_train, k_rest, seconds, n, rest.nrows())
+}
+
+/// The fully-connected NNGP and NTK of `arch`, blocks as [`conv_blocks`].
+pub fn fc_blocks(
+    arch: &ntk_kernels::Architecture,
+    split: &ImageSplit,
+    n: usize,
+) -> anyhow::Result<KernelBlocks> {
+    let (x, _) = split.train_prefix(n);
+    let rest = split.val_and_test();
+    let start = Instant::now();
+    let k_train = ntk_kernels::analytic::kernel(arch, x, None, BOTH)?;
+    let k_rest = ntk_kernels::analytic::kernel(arch, rest.as_ref(), Some(x), BOTH)?;
+    let seconds = start.elapsed().as_secs_f64();
+    blocks_from(k_train, k_rest, seconds, n, rest.nrows())
+}
+
+/// Index of the largest entry of each row (ties: the first).
+pub fn argmax_rows(m: MatRef<'_, f64>) -> Vec<usize> {
+    (0..m.nrows())
+        .map(|i| {
+            let mut best = 0;
+            for j in 1..m.ncols() {
+                if m[(i, j)] > m[(i, best)] {
+                    best = j;
+                }
+            }
+            best
+        })
+        .collect()
+}
+
+/// The outcome of one classifier on one test set.
+#[derive(Debug, Clone)]
+pub struct TestOutcome {
+    /// Per test image: was it classified correctly?
+    pub correct: Vec<bool>,
+    /// Validation accuracy of the selected setting.
+    pub val_accuracy: f64,
+    /// The selected hyper-parameter (ridge fraction for kernels, best epoch for nets).
+    pub selected: f64,
+}
+
+impl TestOutcome {
+    /// Test error.
+    pub fn error(&self) -> f64 {
+        self.correct.iter().filter(|&&c| !c).count() as f64 / self.correct.len() as f64
+    }
+
+    /// 95% Wilson score interval of the test error.
+    pub fn wilson(&self) -> (f64, f64) {
+        let n = self.correct.len();
+        wilson(self.correct.iter().filter(|&&c| !c).count(), n)
+    }
+}
+
+/// Kernel regression of one-hot targets (eᵧ − 1/k) on the first `n` training images with the
+/// train block `k_train` (n_max × n_max) and the (validation, test) block `k_rest`: the ridge
+/// λ = r·tr(K)/n with r from [`RIDGE_FRACTIONS`] of highest validation accuracy (ties: the
+/// smallest r), then the test predictions. Ridges whose Cholesky factorisation fails are skipped.
+///
+/// $$ \hat f(x) = k(x, X)\,(K + \lambda I)^{-1} Y $$
+///
+/// # Reference
+/// Arora et al. 2019, arXiv:1904.11955, §6 (kernel regression on one-hot labels).
+pub fn ridge_classify(
+    k_train: &Mat<f64>,
+    k_rest: &Mat<f64>,
+    split: &ImageSplit,
+    n: usize,
+) -> anyhow::Result<TestOutcome> {
+    let k = k_train.as_ref().submatrix(0, 0, n, n);
+    let n_val = split.val.nrows();
+    let n_test = split.test.nrows();
+    let k_val = k_rest.as_ref().submatrix(0, 0, n_val, n);
+    let k_test = k_rest.as_ref().submatrix(n_val, 0, n_test, n);
+    let y = Mat::from_fn(n, CLASSES, |i, j| {
+        if split.train_labels[i] == j {
+            1.0 - 1.0 / CLASSES as f64
+        } else {
+            -1.0 / CLASSES as f64
+        }
+    });
+    let mean_diag = (0..n).map(|i| k[(i, i)]).sum::<f64>() / n as f64;
+    let mut best: Option<(f64, f64, Mat<f64>)> = None;
+    for &r in &RIDGE_FRACTIONS {
+        let factor = match Cholesky::factor(k, r * mean_diag, Par::Seq) {
+            Ok(f) => f,
+            Err(_) => continue,
+        };
+        let alpha = factor.solve(y.as_ref(), Par::Seq)?;
+        let mut val_out = Mat::<f64>::zeros(n_val, CLASSES);
+        matmul(
+            val_out.as_mut(),
+            Accum::Replace,
+            k_val,
+            alpha.as_ref(),
+            1.0,
+            Par::Seq,
+        );
+        let pred = argmax_rows(val_out.as_ref());
+        let acc = pred
+            .iter()
+            .zip(&split.val_labels)
+            .filter(|(a, b)| a == b)
+            .count() as f64
+            / n_val as f64;
+        if best.as_ref().is_none_or(|(_, a, _)| acc > *a) {
+            best = Some((r, acc, alpha));
+        }
+    }
+    let (r, acc, alpha) =
+        best.ok_or_else(|| anyhow!("no ridge gave a positive-definite system"))?;
+    let mut test_out = Mat::<f64>::zeros(n_test, CLASSES);
+    matmul(
+        test_out.as_mut(),
+        Accum::Replace,
+        k_test,
+        alpha.as_ref(),
+        1.0,
+        Par::Seq,
+    );
+    let pred = argmax_rows(test_out.as_ref());
+    Ok(TestOutcome {
+        correct: pred
+            .iter()
+            .zip(&split.test_labels)
+            .map(|(a, b)| a == b)
+            .collect(),
+        val_accuracy: acc,
+        selected: r,
+    })
+}
+
+/// Trains a [`ConvNet`] of `arch` (initialised from `seed`) on the first `n` training images
+/// with early stopping on the validation images, and classifies the test images.
+pub fn train_convnet(
+    arch: &ConvArchitecture,
+    split: &ImageSplit,
+    n: usize,
+    config: &ClassifierConfig,
+    seed: u64,
+) -> anyhow::Result<TestOutcome> {
+    let net = ConvNet::new(arch, split.shape())?;
+    let theta0 = net.init_params(&mut ChaCha8Rng::seed_from_u64(seed));
+    let (x, labels) = split.train_prefix(n);
+    let trained = train_classifier(
+        &net,
+        x,
+        labels,
+        Some((split.val.as_ref(), &split.val_labels)),
+        &theta0,
+        config,
+        |_| Ok(()),
+    )?;
+    let val_accuracy = trained
+        .history
+        .get(trained.best_epoch)
+        .and_then(|h| h.validation)
+        .map_or(f64::NAN, |(_, a)| a);
+    let logits = net.logits(&trained.theta, split.test.as_ref())?;
+    let pred = argmax_rows(logits.as_ref());
+    Ok(TestOutcome {
+        correct: pred
+            .iter()
+            .zip(&split.test_labels)
+            .map(|(a, b)| a == b)
+            .collect(),
+        val_accuracy,
+        selected: trained.best_epoch as f64,
+    })
+}
+
+/// 95% Wilson score interval for a binomial proportion k/n:
+///
+/// $$ \frac{\hat p + z^2/2n \pm z\sqrt{\hat p(1-\hat p)/n + z^2/4n^2}}{1 + z^2/n},\quad z = 1.96 $$
+///
+/// # Reference
+/// E. B. Wilson (1927), "Probable inference, the law of succession, and statistical
+/// inference", JASA 22(158).
+pub fn wilson(k: usize, n: usize) -> (f64, f64) {
+    let z = 1.959_963_984_540_054;
+    let (nf, p) = (n as f64, k as f64 / n as f64);
+    let centre = p + z * z / (2.0 * nf);
+    let half = z * (p * (1.0 - p) / nf + z * z / (4.0 * nf * nf)).sqrt();
+    let den = 1.0 + z * z / nf;
+    ((centre - half) / den, (centre + half) / den)
+}
+
+/// Paired percentile bootstrap over the test images of err(b) − err(a): the point estimate and
+/// the 95% interval (resampling the same images for both classifiers).
+///
+/// # Reference
+/// B. Efron, R. Tibshirani (1993), *An Introduction to the Bootstrap*, §13.3.
+pub fn paired_difference(a: &TestOutcome, b: &TestOutcome, seed: u64) -> (f64, f64, f64) {
+    let n = a.correct.len();
+    let diff: Vec<f64> = a
+        .correct
+        .iter()
+        .zip(&b.correct)
+        .map(|(&ca, &cb)| f64::from(u8::from(!cb)) - f64::from(u8::from(!ca)))
+        .collect();
+    let point = diff.iter().sum::<f64>() / n as f64;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut stats: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| (0..n).map(|_| diff[rng.random_range(0..n)]).sum::<f64>() / n as f64)
+        .collect();
+    stats.sort_by(f64::total_cmp);
+    let q = |p: f64| stats[((p * (BOOTSTRAP_RESAMPLES - 1) as f64).round()) as usize];
+    (point, q(0.025), q(0.975))
+}
+
+/// How a paired 95% interval of err(worse) − err(better) decides "better beats worse".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Interval above 0: the ordering holds.
+    Confirmed,
+    /// Interval below 0: the ordering is reversed.
+    Reversed,
+    /// Interval contains 0.
+    Undecided,
+}
+
+/// The decision of a paired interval (lo, hi).
+pub fn decide(lo: f64, hi: f64) -> Decision {
+    if lo > 0.0 {
+        Decision::Confirmed
+    } else if hi < 0.0 {
+        Decision::Reversed
+    } else {
+        Decision::Undecided
+    }
+}
