@@ -147,13 +147,15 @@ def AvgPool(
     **kwargs: Any,
 ) -> Layer:
     """``stax.AvgPool(window_shape, strides, padding)``: average pooling (padded zeros counted,
-    neural-tangents' ``normalize_edges=False``); strides default (1, 1)."""
+    neural-tangents' ``normalize_edges=False``); strides default to the window (as the
+    neural-tangents 0.6.5 reference kernels in nt_conv.json, and ``cargo xtask kernel``'s
+    ``avg_pool``)."""
     _no_extras("AvgPool", kwargs, {"normalize_edges": False, "batch_axis": 0, "channel_axis": -1})
     return Layer(
         (
             "avg_pool",
             _pair(window_shape, "window_shape"),
-            _pair(strides if strides is not None else (1, 1), "strides"),
+            _pair(strides if strides is not None else window_shape, "strides"),
             str(padding).upper(),
         )
     )

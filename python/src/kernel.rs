@@ -22,9 +22,8 @@ pub struct Images<'a> {
 /// between the image batches `x1` and `x2` (`None`: the self kernel of `x1`), written into the
 /// n₁ × n₂ row-major outputs.
 ///
-/// This build has the architecture (validated, with its output shapes) but not yet the kernel
-/// recursion `ntk_kernels::conv::kernel`; once that exists, replace the `Missing` error by the
-/// call and copy (or write) its matrices into `nngp`/`ntk`.
+/// The kernels come from `ntk_kernels::conv::kernel` (diagonal form without pooling, all-pairs
+/// form under AvgPool/GlobalAvgPool) and are copied into the NumPy outputs.
 pub fn conv_kernel_into(
     arch: &ConvArchitecture,
     x1: Images<'_>,
@@ -46,13 +45,17 @@ pub fn conv_kernel_into(
             ntk_kernels::error::check_finite_mat(arg, images.values)?;
         }
     }
-    let _ = (nngp, ntk);
-    Err(BindingError::Missing(
-        "the convolutional kernel (ntk_kernels::conv::kernel, CNN-GP/CNTK) is not in this build \
-         of ntk-lab yet: conv architectures can be built and validated, but their kernel_fn \
-         needs that function"
-            .into(),
-    ))
+    let get = Get {
+        nngp: nngp.is_some(),
+        ntk: ntk.is_some(),
+    };
+    let k = ntk_kernels::conv::kernel(arch, x1.values, x2.map(|x| x.values), x1.hwc, get)?;
+    for (out, computed) in [(nngp, k.nngp), (ntk, k.ntk)] {
+        if let (Some(mut out), Some(computed)) = (out, computed) {
+            out.copy_from(computed.as_ref());
+        }
+    }
+    Ok(())
 }
 
 fn images<'a>(input: &'a Input<'_>) -> Images<'a> {
