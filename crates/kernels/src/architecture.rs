@@ -48,6 +48,23 @@ pub struct Architecture {
     parameterization: Parameterization,
 }
 
+/// Checks that an activation's parameters (leaky ReLU's α, ABReLU's a and b) are finite.
+pub(crate) fn check_activation(act: Activation) -> Result<()> {
+    let params = match act {
+        Activation::LeakyRelu { alpha } => vec![alpha],
+        Activation::AbRelu { a, b } => vec![a, b],
+        _ => vec![],
+    };
+    match params.iter().find(|p| !p.is_finite()) {
+        Some(p) => Err(Error::InvalidParameter {
+            arg: "activation",
+            value: p.to_string(),
+            reason: "activation parameters must be finite",
+        }),
+        None => Ok(()),
+    }
+}
+
 impl Architecture {
     /// Checks and builds an architecture.
     pub fn new(layers: Vec<Layer>, parameterization: Parameterization) -> Result<Self> {
@@ -85,20 +102,7 @@ impl Architecture {
                         });
                     }
                 }
-                Layer::Activation(act) => {
-                    let params = match act {
-                        Activation::LeakyRelu { alpha } => vec![alpha],
-                        Activation::AbRelu { a, b } => vec![a, b],
-                        _ => vec![],
-                    };
-                    if let Some(p) = params.iter().find(|p| !p.is_finite()) {
-                        return Err(Error::InvalidParameter {
-                            arg: "activation",
-                            value: p.to_string(),
-                            reason: "activation parameters must be finite",
-                        });
-                    }
-                }
+                Layer::Activation(act) => check_activation(act)?,
             }
         }
         if !matches!(layers.last(), Some(Layer::Dense { .. })) {

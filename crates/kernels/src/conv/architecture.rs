@@ -206,20 +206,7 @@ impl ConvArchitecture {
                         check_std("b_std", b)?;
                     }
                 }
-                ConvLayer::Activation(act) => {
-                    let params = match act {
-                        Activation::LeakyRelu { alpha } => vec![alpha],
-                        Activation::AbRelu { a, b } => vec![a, b],
-                        _ => vec![],
-                    };
-                    if let Some(p) = params.iter().find(|p| !p.is_finite()) {
-                        return Err(Error::InvalidParameter {
-                            arg: "activation",
-                            value: p.to_string(),
-                            reason: "activation parameters must be finite",
-                        });
-                    }
-                }
+                ConvLayer::Activation(act) => crate::architecture::check_activation(act)?,
             }
         }
         if !matches!(layers.last(), Some(ConvLayer::Dense { .. })) {
