@@ -98,6 +98,34 @@ pub fn free_bytes(dir: &Path) -> Option<u64> {
     Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
+/// Checks that the directory of output file `path` exists and has `needed` bytes free (`what`
+/// qualifies the message, e.g. " for shard 1/4"); a [`UsageError`] otherwise.
+pub(crate) fn check_output_space(path: &Path, needed: u64, what: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(UsageError::new(format!(
+            "--out: the directory {} does not exist",
+            dir.display()
+        ))
+        .into());
+    }
+    if let Some(free) = free_bytes(dir)
+        && free < needed
+    {
+        return Err(UsageError::new(format!(
+            "--out: not enough disk space in {}{what}: the kernel needs {:.2} GB, {:.2} GB are free",
+            dir.display(),
+            needed as f64 / 1e9,
+            free as f64 / 1e9
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// FNV-1a checksum (hex) of a tile's stored bytes.
 pub(crate) fn checksum(bytes: &[u8]) -> String {
     format!("{:016x}", fnv1a(bytes.iter().copied(), None))
@@ -264,29 +292,7 @@ pub fn stream_kernel(
         let needed =
             (outputs.len() as u64) * (rows as u64) * (cols as u64) * config.dtype.size() as u64;
         for o in outputs {
-            let dir = o
-                .path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            if !dir.is_dir() {
-                return Err(UsageError::new(format!(
-                    "--out: the directory {} does not exist",
-                    dir.display()
-                ))
-                .into());
-            }
-            if let Some(free) = free_bytes(dir)
-                && free < needed
-            {
-                return Err(UsageError::new(format!(
-                    "--out: not enough disk space in {}: the kernel needs {:.2} GB, {:.2} GB are free",
-                    dir.display(),
-                    needed as f64 / 1e9,
-                    free as f64 / 1e9
-                ))
-                .into());
-            }
+            check_output_space(&o.path, needed, "")?;
             // A stale complete file of another run must not pass for this run's output.
             let _ = std::fs::remove_file(&o.path);
             files.push(NpyMatrixFile::create(

@@ -20,7 +20,7 @@
 
 use super::manifest::{FORMAT, FinishedTile, Manifest, ORDER, OutputEntry};
 use super::{
-    Output, StreamConfig, StreamReport, checksum, encode_tile, free_bytes, partial_path,
+    Output, StreamConfig, StreamReport, check_output_space, checksum, encode_tile, partial_path,
     progress_bar,
 };
 use crate::UsageError;
@@ -207,31 +207,11 @@ pub fn stream_shard(
         let entries: u64 = mine.iter().map(|t| t.entries() as u64).sum();
         let needed = parts.len() as u64 * entries * config.dtype.size() as u64;
         for o in &parts {
-            let dir = o
-                .path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            if !dir.is_dir() {
-                return Err(UsageError::new(format!(
-                    "--out: the directory {} does not exist",
-                    dir.display()
-                ))
-                .into());
-            }
-            if let Some(free) = free_bytes(dir)
-                && free < needed
-            {
-                return Err(UsageError::new(format!(
-                    "--out: not enough disk space in {} for shard {}/{}: {:.2} GB needed, {:.2} GB free",
-                    dir.display(),
-                    shard.index,
-                    shard.count,
-                    needed as f64 / 1e9,
-                    free as f64 / 1e9
-                ))
-                .into());
-            }
+            check_output_space(
+                &o.path,
+                needed,
+                &format!(" for shard {}/{}", shard.index, shard.count),
+            )?;
             let _ = std::fs::remove_file(&o.path);
             files.push(NpyMatrixFile::create(
                 &partial_path(&o.path),
