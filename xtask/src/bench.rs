@@ -276,8 +276,21 @@ fn analytic_in_child(
     runs: usize,
 ) -> anyhow::Result<Measurement> {
     let spec = format!("{name},{},{n},{depth},{runs}", activation.name());
+    let mut m = measure_in_child(name, n, &spec)?;
+    m.entries = Some((n * n) as f64);
+    Ok(m)
+}
+
+/// Runs the workload `spec` in a fresh child process of the bench binary (`bench --child
+/// SPEC`) and reads back its JSON line: times, run count and the child's peak RSS (VmHWM).
+/// The caller fills in the flop and entry counts.
+pub(crate) fn measure_in_child(
+    name: &'static str,
+    n: usize,
+    spec: &str,
+) -> anyhow::Result<Measurement> {
     let output = std::process::Command::new(std::env::current_exe()?)
-        .args(["bench", "--child", &spec])
+        .args(["bench", "--child", spec])
         .output()?;
     if !output.status.success() {
         anyhow::bail!(
@@ -303,33 +316,34 @@ fn analytic_in_child(
         min_s: seconds("min_s")?,
         max_s: seconds("max_s")?,
         flops: None,
-        entries: Some((n * n) as f64),
+        entries: None,
         peak_memory: value["peak_memory_bytes"].as_u64(),
     })
 }
 
-/// The child side of `analytic_in_child`: runs the workload `spec`
-/// (`name,activation,n,depth,runs`) in this fresh process and prints its JSON line with the
-/// process's peak RSS.
+/// The child side of `measure_in_child`: runs the workload `spec` in this fresh process and
+/// prints its JSON line with the process's peak RSS. `spec` is
+/// `name,activation,n,depth,runs` for an analytic workload and `name,side,n,depth,runs` for a
+/// convolutional one (`cntk-flatten-L3`, `cntk-gap-L3`).
 pub fn run_child(spec: &str) -> anyhow::Result<()> {
     let parts: Vec<&str> = spec.split(',').collect();
-    let [name, activation, n, depth, runs] = parts[..] else {
-        anyhow::bail!("--child expects name,activation,n,depth,runs; got {spec:?}");
+    let [name, second, n, depth, runs] = parts[..] else {
+        anyhow::bail!("--child expects name,activation|side,n,depth,runs; got {spec:?}");
     };
+    let (n, depth, runs): (usize, usize, usize) = (n.parse()?, depth.parse()?, runs.parse()?);
+    if let Some(gap) = conv::workload_readout(name) {
+        let mut m = conv::cntk_measure(gap, n, second.parse()?, depth, runs)?;
+        m.peak_memory = peak_memory();
+        println!("{}", json_line(&m, None));
+        return Ok(());
+    }
     let name = ANALYTIC_NAMES
         .into_iter()
         .find(|known| *known == name)
-        .ok_or_else(|| anyhow::anyhow!("unknown analytic workload {name:?}"))?;
-    let activation = Activation::from_name(activation)
-        .ok_or_else(|| anyhow::anyhow!("unknown activation {activation:?}"))?;
-    let m = analytic_in_process(
-        name,
-        activation,
-        n.parse()?,
-        depth.parse()?,
-        runs.parse()?,
-        true,
-    )?;
+        .ok_or_else(|| anyhow::anyhow!("unknown workload {name:?}"))?;
+    let activation = Activation::from_name(second)
+        .ok_or_else(|| anyhow::anyhow!("unknown activation {second:?}"))?;
+    let m = analytic_in_process(name, activation, n, depth, runs, true)?;
     println!("{}", json_line(&m, None));
     Ok(())
 }

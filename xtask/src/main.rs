@@ -69,11 +69,24 @@ enum Command {
         spec: PathBuf,
         /// Training points and targets: X.npy (n, d) or NHWC, Y.npy integer labels (n,) or
         /// float targets (n, k).
-        #[arg(long, num_args = 2, value_names = ["X", "Y"], required = true)]
+        #[arg(long, num_args = 2, value_names = ["X", "Y"], required_unless_present = "dataset", conflicts_with = "dataset")]
         train: Vec<PathBuf>,
         /// Test points and targets.
-        #[arg(long, num_args = 2, value_names = ["X", "Y"], required = true)]
+        #[arg(long, num_args = 2, value_names = ["X", "Y"], required_unless_present = "dataset", conflicts_with = "dataset")]
         test: Vec<PathBuf>,
+        /// Instead of --train/--test, a built-in data set: fashion-mnist (the full 60 000 +
+        /// 10 000 images, from --data-dir or Debian's dataset-fashion-mnist package) or
+        /// fashion-mnist-subset (the shipped 10 000 + 2 000), written to OUT/data/ as .npy.
+        #[arg(long)]
+        dataset: Option<String>,
+        /// Directory holding the four original Fashion-MNIST .gz files (with --dataset
+        /// fashion-mnist; default /usr/share/datasets/fashion-mnist).
+        #[arg(long, requires = "dataset")]
+        data_dir: Option<PathBuf>,
+        /// Preprocessing of a built-in data set's images: standardize (per image: centred, norm
+        /// √d) or scale (pixels / 255).
+        #[arg(long, default_value = "standardize", requires = "dataset")]
+        preprocess: String,
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
@@ -84,6 +97,10 @@ enum Command {
         /// Held-out fraction of the training set for the ridge choice (the last rows).
         #[arg(long, default_value_t = 0.1)]
         validation: f64,
+        /// Search the ridge on the last N training rows only (split by --validation); default:
+        /// all rows.
+        #[arg(long)]
+        validation_rows: Option<usize>,
         /// Training times, comma-separated (inf = converged).
         #[arg(long, default_value = "inf")]
         times: String,
@@ -96,6 +113,9 @@ enum Command {
         /// Storage type of the kernels: f32 or f64.
         #[arg(long, default_value = "f32")]
         dtype: String,
+        /// Landmark columns of the Nyström preconditioner of the CG solves (0: Jacobi).
+        #[arg(long, default_value_t = xtask::fit::DEFAULT_LANDMARKS)]
+        landmarks: usize,
         /// Memory budget (e.g. 8G); default 60% of RAM.
         #[arg(long)]
         max_memory: Option<String>,
@@ -320,18 +340,31 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Fit {
             spec,
-            train,
-            test,
+            mut train,
+            mut test,
+            dataset,
+            data_dir,
+            preprocess,
             out,
             ridge,
             validation,
+            validation_rows,
             times,
             learning_rate,
             rtol,
             dtype,
+            landmarks,
             max_memory,
             no_progress,
         } => {
+            if let Some(name) = dataset {
+                let dataset = xtask::fit::dataset::BuiltinDataset::parse(&name, data_dir)?;
+                let preprocessing = xtask::fit::dataset::parse_preprocessing(&preprocess)?;
+                let files =
+                    xtask::fit::dataset::export(&dataset, preprocessing, &out.join("data"))?;
+                train = vec![files.train_x, files.train_y];
+                test = vec![files.test_x, files.test_y];
+            }
             let job = xtask::fit::FitJob {
                 spec_text: read_spec(Some(spec))?,
                 train_x: train[0].clone(),
@@ -351,12 +384,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 },
                 ridges: ridge,
                 validation,
+                validation_rows,
                 times: xtask::fit::parse_times(&times)?,
                 learning_rate,
                 cg: ntk_kernels::regression::CgConfig {
                     rtol,
                     ..Default::default()
                 },
+                landmarks,
             };
             let summary = xtask::fit::run_fit(&job)?;
             println!("{}", serde_json::to_string(&summary)?);

@@ -322,12 +322,14 @@ fn out_of_core_fit_matches_the_in_memory_predictions() {
         stream: config(Some(128), Dtype::F64, None),
         ridges: vec![relative],
         validation: 0.1,
+        validation_rows: None,
         times: times.to_vec(),
         learning_rate: 1.0,
         cg: CgConfig {
             rtol: 1e-13,
             ..CgConfig::default()
         },
+        landmarks: xtask::fit::DEFAULT_LANDMARKS,
     };
     let summary = run_fit(&job).unwrap();
     // In-memory path: kernels in memory, Cholesky (t = ∞) and eigendecomposition (finite t).

@@ -115,12 +115,30 @@ pub fn cntk_measure(
     })
 }
 
-/// The timed workloads: flatten at n = 200, GAP at n = 32 (and 256 unless `quick`).
+/// The readout of a conv workload name: `Some(true)` for GAP, `Some(false)` for flatten.
+pub fn workload_readout(name: &str) -> Option<bool> {
+    [false, true]
+        .into_iter()
+        .find(|&gap| self::name(gap) == name)
+}
+
+/// One workload in a fresh child process, so that its peak RSS (VmHWM) counts only that kernel:
+/// the binary, the images, the n × n outputs and the per-worker pair state.
+fn measure_in_child(gap: bool, n: usize, runs: usize) -> anyhow::Result<Measurement> {
+    let spec = format!("{},{SIDE},{n},3,{runs}", name(gap));
+    let mut m = super::measure_in_child(name(gap), n, &spec)?;
+    m.flops = Some(cntk_flops(gap, n, SIDE, 3));
+    m.entries = Some((n * n) as f64);
+    Ok(m)
+}
+
+/// The timed workloads, each in its own process (peak RSS): flatten at n = 200, GAP at n = 32
+/// (and 256 unless `quick`).
 pub fn workloads(quick: bool) -> anyhow::Result<Vec<Measurement>> {
-    let mut out = vec![cntk_measure(false, 200, SIDE, 3, super::RUNS)?];
-    out.push(cntk_measure(true, 32, SIDE, 3, if quick { 1 } else { 3 })?);
+    let mut out = vec![measure_in_child(false, 200, super::RUNS)?];
+    out.push(measure_in_child(true, 32, if quick { 1 } else { 3 })?);
     if !quick {
-        out.push(cntk_measure(true, 256, SIDE, 3, 1)?);
+        out.push(measure_in_child(true, 256, 1)?);
     }
     Ok(out)
 }

@@ -4,8 +4,11 @@
 //! 1. The train kernel K(X, X) and the test kernel K(X*, X) of every requested kernel (NNGP, NTK)
 //!    are streamed to `DIR/kernels/` ([`crate::stream`]; resumable).
 //! 2. The ridge ρ = r · tr(K)/n is chosen on a validation split (the last `validation` fraction
-//!    of the training rows is held out; r from `ridges`, best validation accuracy for labels,
-//!    lowest MSE for real targets, ties to the larger r), unless one r is given.
+//!    of the training rows, or of the last `validation_rows` of them, is held out; r from
+//!    `ridges`, best validation accuracy for labels, lowest MSE for real targets, ties to the
+//!    larger r), unless one r is given. All r are solved in one CG run sharing the products.
+//!    The CG solves are preconditioned by a Nyström approximation of the kernel from
+//!    `landmarks` sampled columns ([`ntk_kernels::regression::Nystrom`]; Jacobi with 0).
 //! 3. t = ∞: α = (K + ρI)⁻¹y by preconditioned CG with refinement on the stored kernel, test
 //!    prediction K(X*, X)α (kernel ridge regression; for the NNGP kernel the GP posterior mean,
 //!    for the NTK the infinitely wide network trained to convergence, Lee et al. 2019 Eq. (11)).
@@ -17,6 +20,7 @@
 //! Targets: integer labels (n,) are one-hot encoded (classes from the training labels); float
 //! arrays (n,) or (n, k) are regressed as they are.
 
+pub mod dataset;
 pub mod operator;
 
 use crate::UsageError;
@@ -24,7 +28,11 @@ use crate::npy::{Dtype, NpyMatrixFile, read_inputs, read_targets, write_matrix};
 use crate::stream::{StreamConfig, fingerprint, output_paths, stream_kernel};
 use anyhow::Result;
 use faer::Mat;
-use ntk_kernels::regression::{CgConfig, LanczosConfig, conjugate_gradient, gradient_flow_lanczos};
+use ntk_kernels::regression::{
+    CgConfig, Jacobi, LanczosConfig, Nystrom, NystromConfig, Preconditioner, SymmetricOperator,
+    gradient_flow_lanczos, preconditioned_conjugate_gradient,
+    preconditioned_conjugate_gradient_ridges,
+};
 use operator::FileOperator;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -46,12 +54,49 @@ pub struct FitJob {
     pub ridges: Vec<f64>,
     /// Held-out fraction of the training set for the ridge choice.
     pub validation: f64,
+    /// Rows of the ridge search: the last N training rows only (split by `validation`), so that
+    /// the search costs (N/n)² of a full solve per iteration; `None`: all rows.
+    pub validation_rows: Option<usize>,
     /// Times t (`f64::INFINITY` for t = ∞).
     pub times: Vec<f64>,
     /// Learning rate η of the gradient flow (time in units of η, as neural-tangents).
     pub learning_rate: f64,
     /// CG stopping rules.
     pub cg: CgConfig,
+    /// Landmark columns of the Nyström preconditioner of the CG solves (0: Jacobi).
+    pub landmarks: usize,
+}
+
+/// Default number of Nyström landmarks (`--landmarks`).
+pub const DEFAULT_LANDMARKS: usize = 1000;
+
+/// The preconditioner of `op` chosen by `landmarks` (0: Jacobi; else Nyström with
+/// min(landmarks, n) landmarks, seed 0) and its description for the summary.
+fn preconditioner_for(
+    op: &dyn SymmetricOperator,
+    landmarks: usize,
+) -> Result<(Box<dyn Preconditioner>, Value)> {
+    let start = Instant::now();
+    if landmarks == 0 {
+        let jacobi = Jacobi::new(op.diagonal().map_err(solver_error)?).map_err(solver_error)?;
+        return Ok((Box::new(jacobi), json!({"kind": "jacobi"})));
+    }
+    let config = NystromConfig {
+        landmarks,
+        ..NystromConfig::default()
+    };
+    let nystrom = Nystrom::new(op, config, faer::get_global_parallelism()).map_err(solver_error)?;
+    let values = nystrom.eigenvalues();
+    let description = json!({
+        "kind": "nystrom",
+        "landmarks": nystrom.landmarks().len(),
+        "seed": config.seed,
+        "rank": nystrom.rank(),
+        "lambda_max": values[0],
+        "lambda_min_kept": values[values.len() - 1],
+        "seconds": start.elapsed().as_secs_f64(),
+    });
+    Ok((Box::new(nystrom), description))
 }
 
 /// Default relative ridges of the validation search.
@@ -125,6 +170,12 @@ pub fn run_fit(job: &FitJob) -> Result<Value> {
             y_train.ncols(),
             y_test.nrows(),
             y_test.ncols()
+        )));
+    }
+    if job.ridges.len() > 1 && job.validation_rows.is_some_and(|rows| rows < 2 || rows > n) {
+        return Err(usage(format!(
+            "--validation-rows must be between 2 and the {n} training rows, found {}",
+            job.validation_rows.unwrap_or(0)
         )));
     }
     if !(job.validation > 0.0 && job.validation < 1.0) && job.ridges.len() > 1 {
@@ -236,25 +287,48 @@ pub fn run_fit(job: &FitJob) -> Result<Value> {
         let mean_diagonal = diagonal.iter().sum::<f64>() / n as f64;
 
         let mut validation = Vec::new();
+        let mut validation_preconditioner = None;
         let relative = if job.ridges.len() == 1 {
             job.ridges[0]
         } else {
-            let n_val = ((n as f64 * job.validation).round() as usize).clamp(1, n - 1);
-            let n_fit = n - n_val;
-            let fit_op = FileOperator::new(&train, 0..n_fit, 0..n_fit, budget);
-            let val_op = FileOperator::new(&train, n_fit..n, 0..n_fit, budget);
-            let y_fit = y_train.as_ref().subrows(0, n_fit).to_owned();
-            let y_val = y_train.as_ref().subrows(n_fit, n_val).to_owned();
-            let labels_val = labels_train.as_ref().map(|l| &l[n_fit..]);
+            // The search uses the last `searched` training rows: [first, first + n_fit) to
+            // fit, the last n_val to score.
+            let searched = job.validation_rows.unwrap_or(n).min(n);
+            let first = n - searched;
+            let n_val =
+                ((searched as f64 * job.validation).round() as usize).clamp(1, searched - 1);
+            let n_fit = searched - n_val;
+            let fit_rows = first..first + n_fit;
+            let fit_op = FileOperator::new(&train, fit_rows.clone(), fit_rows.clone(), budget);
+            let val_op = FileOperator::new(&train, first + n_fit..n, fit_rows.clone(), budget);
+            let y_fit = y_train.as_ref().subrows(first, n_fit).to_owned();
+            let y_val = y_train.as_ref().subrows(first + n_fit, n_val).to_owned();
+            let labels_val = labels_train.as_ref().map(|l| &l[first + n_fit..]);
             let mut best: Option<(f64, f64)> = None; // (score to maximise, r)
-            for &r in &job.ridges {
-                let ridge = r * mean_diagonal;
-                let (alpha, info) = conjugate_gradient(&fit_op, ridge, y_fit.as_ref(), job.cg)
-                    .map_err(solver_error)?;
-                let prediction = val_op.product(alpha.as_ref()).map_err(solver_error)?;
+            let (preconditioner, description) = preconditioner_for(&fit_op, job.landmarks)?;
+            validation_preconditioner = Some(description);
+            let ridges: Vec<f64> = job.ridges.iter().map(|r| r * mean_diagonal).collect();
+            // Every ridge in one CG run: each product with the stored kernel serves them all.
+            let solutions = preconditioned_conjugate_gradient_ridges(
+                &fit_op,
+                &ridges,
+                y_fit.as_ref(),
+                job.cg,
+                preconditioner.as_ref(),
+            )
+            .map_err(solver_error)?;
+            let alphas = Mat::<f64>::from_fn(n_fit, classes * ridges.len(), |i, j| {
+                solutions[j / classes].0[(i, j % classes)]
+            });
+            let predictions = val_op.product(alphas.as_ref()).map_err(solver_error)?;
+            for (k, (&r, (_, info))) in job.ridges.iter().zip(&solutions).enumerate() {
+                let prediction = predictions
+                    .as_ref()
+                    .subcols(k * classes, classes)
+                    .to_owned();
                 let (accuracy, mse) = scores(&prediction, &y_val, labels_val);
                 let score = accuracy.unwrap_or(-mse);
-                validation.push(json!({"ridge_relative": r, "ridge": ridge, "accuracy": accuracy, "mse": mse, "cg": info}));
+                validation.push(json!({"ridge_relative": r, "ridge": ridges[k], "accuracy": accuracy, "mse": mse, "cg": info}));
                 if best.is_none_or(|(s, _)| score >= s) {
                     best = Some((score, r));
                 }
@@ -265,10 +339,19 @@ pub fn run_fit(job: &FitJob) -> Result<Value> {
 
         let mut results = Vec::new();
         let mut cg_info = None;
+        let mut full_preconditioner = None;
         for &t in &job.times {
             let (prediction, detail) = if t.is_infinite() {
-                let (alpha, info) = conjugate_gradient(&full, ridge, y_train.as_ref(), job.cg)
-                    .map_err(solver_error)?;
+                let (preconditioner, description) = preconditioner_for(&full, job.landmarks)?;
+                full_preconditioner = Some(description);
+                let (alpha, info) = preconditioned_conjugate_gradient(
+                    &full,
+                    ridge,
+                    y_train.as_ref(),
+                    job.cg,
+                    preconditioner.as_ref(),
+                )
+                .map_err(solver_error)?;
                 cg_info = Some(info);
                 let op = FileOperator::new(&test, 0..m, 0..n, budget);
                 (
@@ -316,8 +399,11 @@ pub fn run_fit(job: &FitJob) -> Result<Value> {
                 "ridge": ridge,
                 "mean_diagonal": mean_diagonal,
                 "validation": validation,
+                "validation_rows": job.validation_rows.unwrap_or(n).min(n),
+                "validation_preconditioner": validation_preconditioner,
                 "results": results,
                 "cg": cg_info,
+                "preconditioner": full_preconditioner,
                 "solve_seconds": solve_start.elapsed().as_secs_f64(),
             }),
         );

@@ -111,6 +111,30 @@ fn factor(mut a: Mat<f64>, par: Par) -> Result<Factored> {
     })
 }
 
+/// Eigenvalues (ascending) and orthonormal eigenvectors (columns) of a symmetric matrix `a`
+/// (lower triangle read), with the fixed partition of [`Eigen::new`] so that the result does not
+/// depend on the thread count. No definiteness is required (used for small PSD Gram matrices
+/// whose smallest eigenvalues may round to zero or below).
+pub(crate) fn symmetric_eigen(a: Mat<f64>, par: Par) -> Result<(Vec<f64>, Mat<f64>)> {
+    let n = a.nrows();
+    if n == 0 {
+        return Err(Error::Empty { arg: "a" });
+    }
+    let factored = with_fixed_partition(par, |fixed| factor(a, fixed))??;
+    let (lambda_min, lambda_max) = (factored.values[0], factored.values[n - 1]);
+    let eigen = Eigen {
+        values: factored.values,
+        reduced: factored.reduced,
+        householder_factor: factored.householder_factor,
+        tridiagonal_vectors: factored.tridiagonal_vectors,
+        vectors: OnceLock::new(),
+        par,
+        info: super::SolveInfo::new(n, 0.0, lambda_min, lambda_max, true),
+    };
+    let vectors = eigen.vectors().to_owned();
+    Ok((eigen.values, vectors))
+}
+
 /// Eigendecomposition K + λI = U diag(s) Uᵀ of a positive-definite kernel matrix.
 #[derive(Debug, Clone)]
 pub struct Eigen {

@@ -9,7 +9,9 @@
 //! - [`NtkGp`]: mean and covariance of the ensemble of infinitely wide networks trained by MSE
 //!   gradient flow (Lee et al. 2019, Eqs. (15)–(16));
 //! - [`conjugate_gradient`], [`gradient_flow_lanczos`]: the same predictions at t = ∞ and finite
-//!   t from products with the kernel only ([`SymmetricOperator`]), for kernels streamed from disk.
+//!   t from products with the kernel only ([`SymmetricOperator`]), for kernels streamed from disk;
+//!   [`preconditioned_conjugate_gradient`] with a [`Nystrom`] preconditioner for large, badly
+//!   conditioned kernels.
 //!
 //! Every solve goes through faer (Cholesky for t = ∞, one self-adjoint eigendecomposition for all
 //! finite t) and reports its condition number in a [`SolveInfo`] (for the Cholesky solves of
@@ -22,11 +24,14 @@ mod eigen;
 mod gradient_flow;
 mod krylov_flow;
 mod lanczos;
+mod nystrom;
+mod preconditioner;
 mod ridge;
 mod spd;
 
 pub use conjugate_gradient::{
     CgConfig, CgInfo, DenseOperator, SymmetricOperator, conjugate_gradient,
+    preconditioned_conjugate_gradient, preconditioned_conjugate_gradient_ridges,
 };
 pub use eigen::Eigen;
 pub use gradient_flow::{
@@ -35,5 +40,7 @@ pub use gradient_flow::{
 };
 pub use krylov_flow::{CHECK_EVERY, FlowVectors, LanczosConfig, gradient_flow_lanczos};
 pub use lanczos::{LANCZOS_RTOL, LANCZOS_STEPS};
+pub use nystrom::{Nystrom, NystromConfig};
+pub use preconditioner::{Jacobi, Preconditioner};
 pub use ridge::{Gaussian, Prediction, gp_inference, kernel_ridge, least_norm_interpolator};
 pub use spd::{Cholesky, SolveInfo};
