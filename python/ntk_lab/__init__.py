@@ -135,17 +135,60 @@ def mercer_spectrum(
 
 def kernel_to_npy(
     kernel_fn: Any,
-    x1_path: Union[str, os.PathLike],
-    out_path: Union[str, os.PathLike],
-    x2_path: Optional[Union[str, os.PathLike]] = None,
-    get: str = "ntk",
-) -> None:
-    """The (n1, n2) ``get`` kernel of the points in the ``.npy`` file ``x1_path`` (and
-    ``x2_path``) written block by block to the ``.npy`` file ``out_path``, for kernels larger
-    than memory (as ``cargo xtask kernel --x1 X.npy --out K.npy``)."""
+    x1: Any,
+    x2: Any = None,
+    *,
+    path: Union[str, os.PathLike],
+    get: Union[None, str, Sequence[str]] = "ntk",
+    dtype: Any = "float64",
+    max_memory: Union[None, int, str] = None,
+    progress: Optional[Callable[[int, int], Any]] = None,
+) -> dict:
+    """The (n1, n2) kernel of a fully-connected network streamed tile by tile into ``.npy``
+    files within a memory budget, for kernels larger than memory: the same code (Rust,
+    ``ntk_kernels::stream``) as ``cargo xtask kernel --spec ARCH.json --x1 X.npy [--x2 X2.npy]
+    --out PATH``, so the files are byte-identical to the CLI's, and to ``kernel_fn(x1, x2, get)``
+    (float64) or its rounding to float32.
+
+    ``x1``, ``x2``: a path to an ``.npy`` file (float32/float64, (n, d) or NHWC (n, H, W, C),
+    flattened to n x HWC, as the CLI reads it) or a float64 NumPy array (n, d); ``x2=None``:
+    the self kernel of ``x1`` (only the upper block triangle is computed, then mirrored).
+    ``get``: ``'ntk'`` or ``'nngp'`` writes ``path``; ``None`` or both names write
+    ``STEM.nngp.npy`` and ``STEM.ntk.npy``. ``dtype``: ``'float64'`` or ``'float32'``.
+    ``max_memory``: bytes (int) or a size like ``'8G'`` (default 60% of the machine's memory);
+    the inputs are subtracted and the tile side is the largest multiple of 128 that fits.
+
+    While running, the data go to ``*.partial`` files and ``STEM.manifest.json`` records every
+    finished tile with a checksum; only a complete file is renamed to its final name. Calling
+    again with the same arguments after an interruption (Ctrl-C, an exception raised by
+    ``progress``, a kill) verifies the finished tiles and computes only the rest.
+    ``progress(entries_done, entries_total)`` is called after every tile. The GIL is released
+    while tiles are computed.
+
+    Returns the CLI's summary as a dict: ``outputs`` ({kernel name: path}), ``manifest``,
+    ``shape`` and ``report`` (tiles, computed, reused, tile, complete, seconds,
+    entries_per_second). Bad inputs raise ``ValueError``.
+    """
     network = _network(kernel_fn)
-    _native.kernel_to_npy(network.architecture, os.fspath(x1_path), os.fspath(out_path),
-                          None if x2_path is None else os.fspath(x2_path), get)
+    names, _ = stax._parse_get(get)
+    return _native.kernel_to_npy(
+        network.architecture,
+        _stream_input(x1),
+        _stream_input(x2),
+        os.fspath(path),
+        nngp="nngp" in names,
+        ntk="ntk" in names,
+        dtype=np.dtype(dtype).name if not isinstance(dtype, str) else dtype,
+        max_memory=max_memory,
+        progress=progress,
+    )
+
+
+def _stream_input(x: Any) -> Any:
+    """A path (``str`` / ``os.PathLike``) as a ``str``; anything else as an array."""
+    if isinstance(x, (str, os.PathLike)):
+        return os.fspath(x)
+    return as_array(x)
 
 
 def __getattr__(name: str) -> Any:

@@ -2,7 +2,7 @@
 (``ntk_lab.stax``, ``ntk_lab.predict``, ``ntk_lab.estimators``) rather than these directly."""
 
 from os import PathLike
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -55,8 +55,10 @@ def kernel(
 ) -> Tuple[Optional[Float64Array], Optional[Float64Array]]:
     """(nngp, ntk) as new C-contiguous (n1, n2) arrays; x1 read in place when C-contiguous."""
 
-def init_params(architecture: Architecture, input_dim: int, seed: int) -> Float64Array: ...
-def n_params(architecture: Architecture, input_dim: int) -> int: ...
+def init_params(architecture: Architecture, example_shape: Sequence[int], seed: int) -> Float64Array:
+    """θ⁰ of the finite network on examples of shape (d,) (dense) or (H, W, C) (conv)."""
+
+def n_params(architecture: Architecture, example_shape: Sequence[int]) -> int: ...
 def apply(architecture: Architecture, params: Float64Array, x: Float64Array) -> Float64Array: ...
 def empirical_ntk(
     architecture: Architecture, params: Float64Array, x1: Float64Array, x2: Optional[Float64Array] = None
@@ -69,11 +71,18 @@ def mercer_spectrum(
 ) -> Tuple[Optional[Float64Array], Optional[Float64Array], Float64Array]: ...
 def kernel_to_npy(
     architecture: Architecture,
-    x1_path: Union[str, PathLike],
-    out_path: Union[str, PathLike],
-    x2_path: Optional[Union[str, PathLike]] = None,
-    get: str = "ntk",
-) -> None: ...
+    x1: Union[str, Float64Array],
+    x2: Optional[Union[str, Float64Array]],
+    path: Union[str, PathLike],
+    nngp: bool,
+    ntk: bool,
+    dtype: str = "float64",
+    max_memory: Optional[Union[int, str]] = None,
+    progress: Optional[Callable[[int, int], Any]] = None,
+) -> Dict[str, Any]:
+    """The kernels streamed tile by tile to .npy files (``ntk_kernels::stream``, as ``cargo
+    xtask kernel --x1``); returns the CLI's summary (outputs, manifest, shape, report)."""
+
 def _input_address(x: Any, rank: int = 2) -> Tuple[int, bool]:
     """(address of the first value the kernels read, whether it is NumPy's own buffer)."""
 

@@ -345,16 +345,18 @@ class Serial:
 
     def init_fn(self, key: Any, input_shape: Sequence[int]) -> Tuple[Tuple[int, ...], np.ndarray]:
         """``(output_shape, params)`` of the finite network for inputs of shape
-        ``input_shape`` (its last entry is d), θ⁰ drawn from ChaCha8 seeded by ``key`` (an int,
-        or a JAX-style key array of two uint32 words). ``params`` is one flat float64 vector."""
+        ``input_shape``: (n, d) for a fully-connected network, NHWC (n, H, W, C) for a
+        convolutional one (n is not used, e.g. -1). θ⁰ is drawn from ChaCha8 seeded by ``key``
+        (an int, or a JAX-style key array of two uint32 words). ``params`` is one flat float64
+        vector (per Conv/Dense layer W row-major — OHWI for a convolution — then b)."""
         seed = _seed(key)
         input_shape = tuple(int(s) for s in input_shape)
-        if len(input_shape) != 2:
-            raise ValueError(
-                "init_fn supports fully-connected networks on inputs of shape (n, d); "
-                f"got input_shape {input_shape}"
-            )
-        params = _native.init_params(self._architecture, input_shape[-1], seed)
+        rank = 4 if self._architecture.is_conv else 2
+        if len(input_shape) != rank:
+            kind = "convolutional networks on NHWC inputs (n, H, W, C)" if rank == 4 else (
+                "fully-connected networks on inputs of shape (n, d)")
+            raise ValueError(f"init_fn of {kind}; got input_shape {input_shape}")
+        params = _native.init_params(self._architecture, list(input_shape[1:]), seed)
         return (input_shape[0], 1), params
 
     def apply_fn(self, params: Any, x: Any, **kwargs: Any) -> np.ndarray:

@@ -1,17 +1,18 @@
 //! Errors across the boundary: every crate error becomes a Python `ValueError` carrying the
-//! crate's message, and no Rust panic unwinds into the interpreter.
+//! crate's message (a failed read of a stored kernel an `OSError`), and no Rust panic unwinds
+//! into the interpreter.
 
-use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-/// An error of one of the ntk-lab crates, or a feature this build does not have yet.
+/// An error of one of the ntk-lab crates, or of a file the bindings read or write.
 #[derive(Debug)]
 pub enum BindingError {
     /// Bad input or parameters: raised as `ValueError` with the crate's message.
     Invalid(String),
-    /// A computation this build cannot do: raised as `NotImplementedError`.
-    Missing(String),
+    /// A failed read or write of a file: raised as `OSError`.
+    Io(String),
 }
 
 impl From<ntk_kernels::Error> for BindingError {
@@ -30,7 +31,7 @@ impl From<BindingError> for PyErr {
     fn from(e: BindingError) -> Self {
         match e {
             BindingError::Invalid(message) => PyValueError::new_err(message),
-            BindingError::Missing(message) => PyNotImplementedError::new_err(message),
+            BindingError::Io(message) => PyOSError::new_err(message),
         }
     }
 }

@@ -33,9 +33,16 @@ impl UsageError {
     }
 }
 
-/// The exit code for an error: 2 if it is (or wraps) a [`UsageError`], else 1.
+/// The exit code for an error: 2 if it is (or wraps) a [`UsageError`] or a caller's error of the
+/// library's `.npy`/streaming code ([`ntk_kernels::Error::is_usage`]: a bad input file, an
+/// unusable output location), else 1.
 pub fn exit_code_for(error: &anyhow::Error) -> i32 {
-    if error.chain().any(|cause| cause.is::<UsageError>()) {
+    if error.chain().any(|cause| {
+        cause.is::<UsageError>()
+            || cause
+                .downcast_ref::<ntk_kernels::Error>()
+                .is_some_and(ntk_kernels::Error::is_usage)
+    }) {
         2
     } else {
         1

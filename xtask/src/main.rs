@@ -226,7 +226,7 @@ impl FileArgs {
                 None => xtask::stream::default_max_memory(),
             },
             tile: self.tile,
-            dtype: xtask::npy::Dtype::parse(&self.dtype)?,
+            dtype: xtask::npy::parse_dtype(&self.dtype)?,
             progress: !self.no_progress,
             stop_after: None,
         })
@@ -378,7 +378,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                         None => xtask::stream::default_max_memory(),
                     },
                     tile: None,
-                    dtype: xtask::npy::Dtype::parse(&dtype)?,
+                    dtype: xtask::npy::parse_dtype(&dtype)?,
                     progress: !no_progress,
                     stop_after: None,
                 },

@@ -52,6 +52,60 @@ pub enum Error {
     /// A failure to read or write the storage behind an operator (e.g. a kernel on disk).
     #[error("I/O failure: {0}")]
     Io(String),
+    /// A `.npy` file or output location that cannot be used ([`crate::npy`], [`crate::stream`]):
+    /// missing or not a `.npy`, wrong dtype or shape, a non-finite entry, an output that cannot
+    /// be created, written or renamed, a kernel that cannot be computed on a tile. The message
+    /// names the file (or the argument).
+    #[error("{message}")]
+    KernelFile { message: String },
+    /// A read of a stored kernel failed: `message` names the file, `cause` is the operating
+    /// system's error (the error's `source`).
+    #[error("{message}")]
+    KernelIo {
+        message: String,
+        #[source]
+        cause: IoCause,
+    },
+    /// The directory that should hold an output file does not exist.
+    #[error("the directory {} does not exist", dir.display())]
+    OutputDirectory { dir: std::path::PathBuf },
+    /// Less free disk space in `dir` than the output needs (`needed` bytes, `free` available;
+    /// checked before anything is written).
+    #[error(
+        "not enough disk space in {}: the kernel needs {:.2} GB, {:.2} GB are free",
+        dir.display(),
+        *needed as f64 / 1e9,
+        *free as f64 / 1e9
+    )]
+    DiskSpace {
+        dir: std::path::PathBuf,
+        needed: u64,
+        free: u64,
+    },
+    /// A tile side that the tile plan rejects (`reason` is the plan's error).
+    #[error("tile side: {reason}")]
+    TileSide { reason: String },
+}
+
+/// The operating system's message of a failed read or write: the `source` of
+/// [`Error::KernelIo`] (a string, so that [`Error`] stays `Clone` and `PartialEq`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct IoCause(pub String);
+
+impl Error {
+    /// Whether the error is the caller's (a bad file, argument or output location) rather than
+    /// a failure of the machine (a read error) or of the computation: front ends report these as
+    /// usage errors (`cargo xtask` exits with code 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Error::KernelFile { .. }
+                | Error::OutputDirectory { .. }
+                | Error::DiskSpace { .. }
+                | Error::TileSide { .. }
+        )
+    }
 }
 
 /// Shorthand for `Result<T, ntk_kernels::Error>`.

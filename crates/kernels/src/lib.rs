@@ -11,6 +11,9 @@
 //! (Bietti & Mairal 2019; Du et al. 2019), random-feature and neural-tangent kernels with their
 //! finite-N versions, kernel regression and the NTK-GP of a network trained by gradient flow
 //! (Lee et al. 2019, arXiv:1902.06720), and Mercer spectra of dot-product kernels on the sphere.
+//!
+//! Kernels larger than memory are written tile by tile to NumPy `.npy` files within a memory
+//! budget, resumably ([`stream`], with the file I/O in [`npy`]).
 
 pub mod activation;
 pub mod analytic;
@@ -19,8 +22,10 @@ pub mod conv;
 pub mod error;
 pub mod mercer;
 pub mod monte_carlo;
+pub mod npy;
 pub mod random_features;
 pub mod regression;
+pub mod stream;
 pub mod tile_shards;
 pub mod tiled;
 pub mod two_layer;

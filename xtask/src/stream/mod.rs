@@ -1,40 +1,32 @@
-//! Streaming kernel computation: an n₁ × n₂ kernel written tile by tile into `.npy` files within
-//! a memory budget, with a progress bar and resume.
+//! Streaming kernel computation for the CLI: `cargo xtask kernel --x1 X.npy --out K.npy` and
+//! `cargo xtask fit` write an n₁ × n₂ kernel tile by tile into `.npy` files within a memory
+//! budget, with a progress bar and resume.
 //!
-//! - Tiles come from [`ntk_kernels::tiled::TilePlan`] (fixed order) and are computed by any
-//!   [`TileKernel`]; their side is the largest multiple of 128 whose working set (two tiles in
-//!   flight: one computing while the previous one is written) fits in the budget left after the
-//!   inputs.
-//! - Output goes to `FILE.partial` (preallocated, positioned writes, see [`crate::npy`]); only
-//!   when every tile is written and synced is it renamed to `FILE`, so a file under its final
-//!   name is always complete.
-//! - After every tile the manifest ([`manifest`]) is rewritten atomically. A run restarted with
-//!   the same spec and inputs (same fingerprint) reuses the manifest's tile plan, re-reads every
-//!   finished tile and checks its checksum, and computes only the missing (or corrupt) tiles.
-//!   Tiles are deterministic, so the result is bit-identical to an uninterrupted run (and to the
-//!   in-memory kernel: tile sides are multiples of the in-memory block size).
+//! The streaming writer itself (tile plan and memory budget, positioned writes into
+//! `FILE.partial`, the checksummed manifest and resume, the atomic rename when complete) is the
+//! library's [`ntk_kernels::stream`], shared with the Python package; this module adds what is
+//! the command line's: the [`StreamConfig`] with its progress flag, the indicatif bar (an
+//! [`ntk_kernels::stream::StreamObserver`]), the flag names in messages (`--out: …`,
+//! `--tile: …`, `--max-memory: …`), the spec parsing and fingerprint, the JSON summary, and the
+//! shards ([`shard`]).
 
 pub mod manifest;
 pub mod shard;
 
 use crate::UsageError;
-use crate::npy::{Dtype, NpyMatrixFile, fnv1a};
+use crate::npy::Dtype;
 use anyhow::Result;
-use faer::Mat;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use manifest::{FORMAT, FinishedTile, Manifest, ORDER, OutputEntry};
-use ntk_kernels::tiled::{TileKernel, TilePlan, TileRange};
-use std::collections::BTreeMap;
+use ntk_kernels::stream::StreamObserver;
+use ntk_kernels::tiled::TileKernel;
 use std::io::IsTerminal;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-/// One kernel written by a run: `name` is `nngp` or `ntk`.
-#[derive(Debug, Clone)]
-pub struct Output {
-    pub name: &'static str,
-    pub path: PathBuf,
-}
+pub use ntk_kernels::stream::{
+    Encoded, MAX_TILE, Output, StreamReport, bytes_per_entry, checksum, default_max_memory,
+    encode_tile, free_bytes, output_paths, partial_path, tile_side,
+};
 
 /// Settings of a streaming run.
 #[derive(Debug, Clone)]
@@ -52,159 +44,81 @@ pub struct StreamConfig {
     pub stop_after: Option<usize>,
 }
 
-/// What a run did.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct StreamReport {
-    /// Tiles in the plan.
-    pub tiles: usize,
-    /// Tiles computed by this run.
-    pub computed: usize,
-    /// Tiles reused from an earlier run (verified by checksum).
-    pub reused: usize,
-    /// Tile side.
-    pub tile: usize,
-    /// Whether every tile is done and the files carry their final names.
-    pub complete: bool,
-    /// Wall time of this run.
-    pub seconds: f64,
-    /// Kernel entries (of the full matrix, per kernel) per second computed by this run.
-    pub entries_per_second: f64,
+impl StreamConfig {
+    /// The library's settings (all but the progress flag).
+    pub fn library(&self) -> ntk_kernels::stream::StreamConfig {
+        ntk_kernels::stream::StreamConfig {
+            max_memory: self.max_memory,
+            tile: self.tile,
+            dtype: self.dtype,
+            stop_after: self.stop_after,
+        }
+    }
 }
 
-/// Bytes of working memory per tile entry: the f64 tile of each kernel (8 bytes) and its encoded
-/// copy and mirror (2 × dtype size), for two tiles in flight.
-pub fn bytes_per_entry(n_kernels: usize, dtype: Dtype) -> u64 {
-    (2 * n_kernels * (8 + 2 * dtype.size())) as u64
-}
-
-/// Largest tile side chosen from a budget: beyond it tiles gain nothing (each already keeps both
-/// cores busy), while more tiles overlap computing and writing better and lose less on a kill.
-pub const MAX_TILE: usize = 4096;
-
-/// The tile side for `budget` bytes of tile memory (at most [`MAX_TILE`]).
-pub fn tile_side(budget: u64, n_kernels: usize, dtype: Dtype, n_max: usize) -> usize {
-    TilePlan::side_for_budget(budget, bytes_per_entry(n_kernels, dtype), n_max).min(MAX_TILE)
-}
-
-pub(crate) fn partial_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".partial");
-    PathBuf::from(name)
-}
-
-/// Free bytes for an unprivileged user on the file system holding `dir`.
-pub fn free_bytes(dir: &Path) -> Option<u64> {
-    let stat = rustix::fs::statvfs(dir).ok()?;
-    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+/// A library error of the streaming code with the CLI's flag names: `--out: …` for the output
+/// directory and disk space, `--tile: …` for a rejected tile side (both [`UsageError`]s, exit 2);
+/// other errors unchanged (a bad file is exit 2 as well, see [`crate::exit_code_for`]).
+pub fn cli_error(error: ntk_kernels::Error) -> anyhow::Error {
+    match error {
+        ntk_kernels::Error::OutputDirectory { .. } | ntk_kernels::Error::DiskSpace { .. } => {
+            UsageError::new(format!("--out: {error}")).into()
+        }
+        ntk_kernels::Error::TileSide { reason } => {
+            UsageError::new(format!("--tile: {reason}")).into()
+        }
+        other => other.into(),
+    }
 }
 
 /// Checks that the directory of output file `path` exists and has `needed` bytes free (`what`
 /// qualifies the message, e.g. " for shard 1/4"); a [`UsageError`] otherwise.
 pub(crate) fn check_output_space(path: &Path, needed: u64, what: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.is_dir() {
-        return Err(UsageError::new(format!(
-            "--out: the directory {} does not exist",
-            dir.display()
-        ))
-        .into());
-    }
-    if let Some(free) = free_bytes(dir)
-        && free < needed
-    {
-        return Err(UsageError::new(format!(
+    ntk_kernels::stream::check_output_space(path, needed).map_err(|e| match e {
+        ntk_kernels::Error::DiskSpace { dir, needed, free } => UsageError::new(format!(
             "--out: not enough disk space in {}{what}: the kernel needs {:.2} GB, {:.2} GB are free",
             dir.display(),
             needed as f64 / 1e9,
             free as f64 / 1e9
         ))
-        .into());
+        .into(),
+        other => cli_error(other),
+    })
+}
+
+/// The progress bar of a run as a [`StreamObserver`]: drawn on stderr when `wanted` and stderr
+/// is a terminal.
+struct Bar {
+    bar: Option<ProgressBar>,
+    wanted: bool,
+}
+
+impl StreamObserver for Bar {
+    fn start(&mut self, total_entries: u64) {
+        self.bar = Some(progress_bar(total_entries, self.wanted));
     }
-    Ok(())
-}
 
-/// FNV-1a checksum (hex) of a tile's stored bytes.
-pub(crate) fn checksum(bytes: &[u8]) -> String {
-    format!("{:016x}", fnv1a(bytes.iter().copied(), None))
-}
-
-/// The encoded direct block of one kernel of a tile, and the checksum of it.
-pub(crate) struct Encoded {
-    pub(crate) direct: Vec<u8>,
-    pub(crate) mirror: Option<Vec<u8>>,
-    pub(crate) checksum: String,
-}
-
-pub(crate) fn encode_tile(
-    files: &[NpyMatrixFile],
-    outputs: &[Output],
-    tile: &TileRange,
-    kernel: ntk_kernels::analytic::Kernel,
-    symmetric: bool,
-) -> Result<Vec<Encoded>> {
-    let mut encoded = Vec::with_capacity(outputs.len());
-    for (file, output) in files.iter().zip(outputs) {
-        let block: &Mat<f64> = match output.name {
-            "nngp" => kernel.nngp.as_ref(),
-            _ => kernel.ntk.as_ref(),
+    fn tile_done(&mut self, entries_done: u64) -> ControlFlow<()> {
+        if let Some(bar) = &self.bar {
+            bar.set_position(entries_done);
         }
-        .ok_or_else(|| anyhow::anyhow!("the tile kernel did not return {}", output.name))?;
-        if (block.nrows(), block.ncols()) != (tile.rows.len(), tile.cols.len()) {
-            anyhow::bail!(
-                "tile {} has shape {}x{}",
-                tile.index,
-                block.nrows(),
-                block.ncols()
-            );
-        }
-        if let Some((i, j)) = (0..block.nrows())
-            .flat_map(|i| (0..block.ncols()).map(move |j| (i, j)))
-            .find(|&(i, j)| !block[(i, j)].is_finite())
-        {
-            return Err(UsageError::new(format!(
-                "the {} kernel has a non-finite entry at ({}, {}); the inputs or w_std are too large for this activation",
-                output.name,
-                tile.rows.start + i,
-                tile.cols.start + j
-            ))
-            .into());
-        }
-        let direct = file.encode(block.as_ref(), false);
-        let mirror = (symmetric && !tile.is_diagonal()).then(|| file.encode(block.as_ref(), true));
-        let checksum = checksum(&direct);
-        encoded.push(Encoded {
-            direct,
-            mirror,
-            checksum,
-        });
+        ControlFlow::Continue(())
     }
-    Ok(encoded)
-}
 
-fn write_tile(files: &[NpyMatrixFile], tile: &TileRange, encoded: &[Encoded]) -> Result<()> {
-    for (file, enc) in files.iter().zip(encoded) {
-        file.write_block(
-            tile.rows.start,
-            tile.cols.start,
-            tile.cols.len(),
-            &enc.direct,
-        )?;
-        if let Some(mirror) = &enc.mirror {
-            file.write_block(tile.cols.start, tile.rows.start, tile.rows.len(), mirror)?;
+    fn finish(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
     }
-    Ok(())
 }
 
 /// Computes the kernels of `source` into `outputs` (one file per requested kernel), resuming from
-/// `manifest_path` when it describes the same `fingerprint`.
+/// `manifest_path` when it describes the same `fingerprint`
+/// ([`ntk_kernels::stream::stream_kernel`] with a progress bar).
 ///
 /// # Errors
-/// A [`UsageError`] for an unwritable location, too little disk space, or a non-finite kernel
-/// entry; I/O errors otherwise.
+/// A [`UsageError`] for an unwritable location, too little disk space, or a bad `--tile`; the
+/// library's error (exit 2 for a bad file or a non-finite kernel entry) otherwise.
 pub fn stream_kernel(
     source: &dyn TileKernel,
     fingerprint: &str,
@@ -212,214 +126,19 @@ pub fn stream_kernel(
     manifest_path: &Path,
     config: &StreamConfig,
 ) -> Result<StreamReport> {
-    let start = Instant::now();
-    let (rows, cols, symmetric) = (source.n_rows(), source.n_cols(), source.symmetric());
-    let previous = Manifest::read(manifest_path).filter(|m| {
-        m.fingerprint == fingerprint
-            && (m.rows, m.cols, m.symmetric, m.dtype) == (rows, cols, symmetric, config.dtype)
-            && m.outputs.len() == outputs.len()
-    });
-
-    // Already complete: nothing to do (the files are checked to exist with the right header).
-    if let Some(m) = &previous
-        && m.complete
-        && outputs
-            .iter()
-            .all(|o| NpyMatrixFile::open(&o.path, false, Some((rows, cols, config.dtype))).is_ok())
-    {
-        return Ok(StreamReport {
-            tiles: m.tiles_total,
-            computed: 0,
-            reused: m.tiles_total,
-            tile: m.tile,
-            complete: true,
-            seconds: start.elapsed().as_secs_f64(),
-            entries_per_second: 0.0,
-        });
-    }
-
-    let tile_side = match (&previous, config.tile) {
-        (Some(m), _) => m.tile,
-        (None, Some(tile)) => tile,
-        (None, None) => self::tile_side(
-            config.max_memory,
-            outputs.len(),
-            config.dtype,
-            rows.max(cols),
-        ),
+    let mut bar = Bar {
+        bar: None,
+        wanted: config.progress,
     };
-    let plan = TilePlan::new(rows, cols, tile_side, symmetric)
-        .map_err(|e| UsageError::new(format!("--tile: {e}")))?;
-
-    // Work files: the partial files of an earlier run (or its final files, if it was killed
-    // between the renames and the last manifest write), else fresh ones.
-    let mut files = Vec::with_capacity(outputs.len());
-    let mut finished: BTreeMap<usize, FinishedTile> = BTreeMap::new();
-    let resumable = previous.as_ref().is_some_and(|m| {
-        outputs
-            .iter()
-            .all(|o| partial_path(&o.path).exists() || o.path.exists())
-            && m.tile == plan.tile()
-    });
-    if resumable {
-        let m = previous.as_ref().expect("resumable implies a manifest");
-        for o in outputs {
-            let partial = partial_path(&o.path);
-            if !partial.exists() {
-                std::fs::rename(&o.path, &partial).map_err(|e| {
-                    UsageError::new(format!("cannot rename {}: {e}", o.path.display()))
-                })?;
-            }
-            files.push(NpyMatrixFile::open(
-                &partial,
-                true,
-                Some((rows, cols, config.dtype)),
-            )?);
-        }
-        // Keep the finished tiles whose bytes on disk still match their checksums.
-        for tile in &m.finished {
-            let ok = outputs.iter().zip(&files).all(|(o, f)| {
-                let want = tile.checksums.get(o.name);
-                let bytes =
-                    f.read_block_bytes(tile.rows[0]..tile.rows[1], tile.cols[0]..tile.cols[1]);
-                matches!((want, bytes), (Some(w), Ok(b)) if *w == checksum(&b))
-            });
-            if ok {
-                finished.insert(tile.index, tile.clone());
-            }
-        }
-    } else {
-        let needed =
-            (outputs.len() as u64) * (rows as u64) * (cols as u64) * config.dtype.size() as u64;
-        for o in outputs {
-            check_output_space(&o.path, needed, "")?;
-            // A stale complete file of another run must not pass for this run's output.
-            let _ = std::fs::remove_file(&o.path);
-            files.push(NpyMatrixFile::create(
-                &partial_path(&o.path),
-                rows,
-                cols,
-                config.dtype,
-            )?);
-        }
-    }
-
-    let mut manifest = Manifest {
-        format: FORMAT.into(),
-        fingerprint: fingerprint.into(),
-        rows,
-        cols,
-        symmetric,
-        tile: plan.tile(),
-        dtype: config.dtype,
-        tiles_total: plan.len(),
-        order: ORDER.into(),
-        outputs: outputs
-            .iter()
-            .map(|o| OutputEntry {
-                name: o.name.into(),
-                file: o
-                    .path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            })
-            .collect(),
-        complete: false,
-        finished: finished.values().cloned().collect(),
-    };
-    manifest.write(manifest_path)?;
-
-    let todo: Vec<TileRange> = plan
-        .tiles()
-        .filter(|t| !finished.contains_key(&t.index))
-        .collect();
-    let reused = plan.len() - todo.len();
-    let total_entries: u64 = todo.iter().map(|t| t.entries() as u64).sum();
-    let bar = progress_bar(total_entries, config.progress);
-    let mut computed = 0;
-    let mut entries_done: u64 = 0;
-    // Pipeline: tile k is computed while tile k−1 is written.
-    let mut pending: Option<(TileRange, Vec<Encoded>)> = None;
-    let record = |manifest: &mut Manifest, tile: &TileRange, encoded: &[Encoded]| -> Result<()> {
-        manifest.finished.push(FinishedTile {
-            index: tile.index,
-            rows: [tile.rows.start, tile.rows.end],
-            cols: [tile.cols.start, tile.cols.end],
-            checksums: outputs
-                .iter()
-                .zip(encoded)
-                .map(|(o, e)| (o.name.to_string(), e.checksum.clone()))
-                .collect(),
-        });
-        manifest.finished.sort_by_key(|t| t.index);
-        manifest.write(manifest_path)
-    };
-    for tile in todo.iter() {
-        if config.stop_after == Some(computed) {
-            break;
-        }
-        let (result, written) = rayon::join(
-            || {
-                source
-                    .compute(tile)
-                    .map_err(|e| {
-                        anyhow::Error::from(UsageError::new(format!(
-                            "the kernel cannot be computed: {e}"
-                        )))
-                    })
-                    .and_then(|k| encode_tile(&files, outputs, tile, k, symmetric))
-            },
-            || match pending.take() {
-                Some((t, enc)) => write_tile(&files, &t, &enc).map(|_| Some((t, enc))),
-                None => Ok(None),
-            },
-        );
-        if let Some((t, enc)) = written? {
-            record(&mut manifest, &t, &enc)?;
-        }
-        pending = Some((tile.clone(), result?));
-        computed += 1;
-        entries_done += tile.entries() as u64;
-        bar.set_position(entries_done);
-    }
-    if let Some((t, enc)) = pending.take() {
-        write_tile(&files, &t, &enc)?;
-        record(&mut manifest, &t, &enc)?;
-    }
-    bar.finish_and_clear();
-    let seconds = start.elapsed().as_secs_f64();
-    let complete = manifest.finished.len() == plan.len();
-    if complete {
-        for (file, o) in files.iter().zip(outputs) {
-            file.sync()?;
-            std::fs::rename(partial_path(&o.path), &o.path).map_err(|e| {
-                UsageError::new(format!("cannot rename to {}: {e}", o.path.display()))
-            })?;
-        }
-        manifest.complete = true;
-        manifest.write(manifest_path)?;
-    }
-    let full_entries = entries_done as f64
-        * if symmetric {
-            // Each off-diagonal tile entry stands for two entries of the matrix.
-            (rows * cols) as f64 / plan.computed_entries() as f64
-        } else {
-            1.0
-        };
-    Ok(StreamReport {
-        tiles: plan.len(),
-        computed,
-        reused,
-        tile: plan.tile(),
-        complete,
-        seconds,
-        entries_per_second: if seconds > 0.0 {
-            full_entries / seconds
-        } else {
-            0.0
-        },
-    })
+    ntk_kernels::stream::stream_kernel(
+        source,
+        fingerprint,
+        outputs,
+        manifest_path,
+        &config.library(),
+        &mut bar,
+    )
+    .map_err(cli_error)
 }
 
 pub(crate) fn progress_bar(total: u64, wanted: bool) -> ProgressBar {
@@ -437,71 +156,15 @@ pub(crate) fn progress_bar(total: u64, wanted: bool) -> ProgressBar {
     bar
 }
 
-/// Parses a memory size: `8G`, `512M`, `1.5GB`, `4096` (bytes); K/M/G/T are powers of 1024.
+/// Parses a memory size: `8G`, `512M`, `1.5GB`, `4096` (bytes); K/M/G/T are powers of 1024
+/// ([`ntk_kernels::stream::parse_memory`]).
 pub fn parse_memory(text: &str) -> Result<u64> {
-    let t = text.trim().trim_end_matches(['B', 'b']);
-    let (number, scale) = match t.chars().last() {
-        Some(c @ ('K' | 'k' | 'M' | 'm' | 'G' | 'g' | 'T' | 't')) => (
-            &t[..t.len() - 1],
-            match c.to_ascii_uppercase() {
-                'K' => 1u64 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                _ => 1 << 40,
-            },
-        ),
-        _ => (t, 1),
-    };
-    match number.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok((v * scale as f64) as u64),
-        _ => Err(UsageError::new(format!(
+    ntk_kernels::stream::parse_memory(text).ok_or_else(|| {
+        UsageError::new(format!(
             "--max-memory: expected a size like 8G or 512M, found {text}"
         ))
-        .into()),
-    }
-}
-
-/// The default memory budget: 60% of `MemTotal` (from `/proc/meminfo`), 4 GiB if unreadable.
-pub fn default_max_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(4 << 30, |kb| kb * 1024 / 10 * 6)
-}
-
-/// The output files of `--out PATH` for the requested kernels: `PATH` itself for one kernel,
-/// `STEM.nngp.npy` and `STEM.ntk.npy` for both; the manifest is `STEM.manifest.json`.
-pub fn output_paths(out: &Path, nngp: bool, ntk: bool) -> (Vec<Output>, PathBuf) {
-    let stem = out.with_extension("");
-    let with = |suffix: &str| {
-        let mut name = stem.as_os_str().to_owned();
-        name.push(suffix);
-        PathBuf::from(name)
-    };
-    let names: Vec<&'static str> = [("nngp", nngp), ("ntk", ntk)]
-        .into_iter()
-        .filter_map(|(n, w)| w.then_some(n))
-        .collect();
-    let outputs = if names.len() == 1 {
-        vec![Output {
-            name: names[0],
-            path: out.to_path_buf(),
-        }]
-    } else {
-        names
-            .iter()
-            .map(|&name| Output {
-                name,
-                path: with(&format!(".{name}.npy")),
-            })
-            .collect()
-    };
-    (outputs, with(".manifest.json"))
+        .into()
+    })
 }
 
 /// Input files and settings of `cargo xtask kernel --spec S --x1 X.npy [--x2 X2.npy] --out K.npy`.
@@ -516,10 +179,16 @@ pub struct FileJob {
 
 /// The fingerprint of a job: spec (as parsed JSON, so formatting does not matter), inputs,
 /// storage type.
+///
+/// The hash itself is [`ntk_kernels::stream::fingerprint`] with the spec as compact JSON.
 pub fn fingerprint(spec_text: &str, x1: u64, x2: Option<u64>, dtype: Dtype) -> Result<String> {
     let value: serde_json::Value = serde_json::from_str(spec_text)?;
-    let text = format!("{value}|{x1:016x}|{x2:?}|{dtype:?}");
-    Ok(format!("{:016x}", fnv1a(text.into_bytes(), None)))
+    Ok(ntk_kernels::stream::fingerprint(
+        &value.to_string(),
+        x1,
+        x2,
+        dtype,
+    ))
 }
 
 /// Runs a [`FileJob`] with the analytic fully-connected kernels and returns the one-line JSON
@@ -557,12 +226,8 @@ pub fn run_file_job_with(job: &FileJob, mode: Option<shard::ShardMode>) -> Resul
         * (x1.matrix.nrows() * x1.matrix.ncols()
             + x2.as_ref()
                 .map_or(0, |x| x.matrix.nrows() * x.matrix.ncols())) as u64;
-    let budget = job
-        .config
-        .max_memory
-        .checked_sub(inputs)
-        .filter(|b| *b > 0)
-        .ok_or_else(|| {
+    let budget =
+        ntk_kernels::stream::tile_budget(job.config.max_memory, inputs).ok_or_else(|| {
             UsageError::new(format!(
                 "--max-memory: the inputs alone take {:.2} GB",
                 inputs as f64 / 1e9

@@ -414,7 +414,7 @@ pub fn merge_shards(
         .map(|(parts, _)| {
             parts
                 .iter()
-                .map(|o| NpyMatrixFile::open(&o.path, false, expect))
+                .map(|o| NpyMatrixFile::open(&o.path, false, expect).map_err(anyhow::Error::from))
                 .collect::<Result<Vec<_>>>()
         })
         .collect::<Result<_>>()?;
