@@ -77,7 +77,7 @@ fn results_json_has_exactly_the_schema() {
                 ]
             );
             let verdict = claim["verdict"].as_str().unwrap();
-            assert!(["pass", "fail", "refutes-source"].contains(&verdict));
+            assert!(["pass", "fail", "refutes-source", "not-judged"].contains(&verdict));
         }
         let figures = experiment["figures"].as_array().unwrap();
         assert_eq!(figures.len(), 1);
@@ -172,6 +172,24 @@ fn errors_and_panics_fail_only_their_experiment() {
     assert_eq!(run(&ok, &config(dir2.path())).unwrap().exit_code, 0);
     let failing = vec![TestExperiment::boxed("f", Behavior::FailingClaim)];
     assert_eq!(run(&failing, &config(dir2.path())).unwrap().exit_code, 1);
+}
+
+#[test]
+fn not_judged_claims_are_neither_pass_nor_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let experiments = vec![TestExperiment::boxed("smoke", Behavior::NotJudged)];
+    let summary = run(&experiments, &config(dir.path())).unwrap();
+    // Not a failure of the run ...
+    assert_eq!(summary.exit_code, 0);
+    let (json, parsed) = read_results(dir.path());
+    assert_eq!(json["experiments"][0]["claims"][1]["verdict"], "not-judged");
+    // ... and not counted as a pass either.
+    let counts = parsed.experiments[0].counts();
+    assert_eq!((counts.pass, counts.fail, counts.not_judged), (1, 0, 1));
+    let report = fs::read_to_string(dir.path().join("REPORT.md")).unwrap();
+    assert!(report.contains("1 claims pass, 0 fail, 0 refute the source, 1 not judged"));
+    assert!(report.contains("| not judged |"));
+    assert!(report.contains("not judged (quick scale)"));
 }
 
 #[test]

@@ -49,6 +49,11 @@ pub enum Verdict {
     /// Measurement and a derivation in the report show the source's statement is wrong (exit 0).
     #[serde(rename = "refutes-source")]
     RefutesSource,
+    /// The run was too small to decide the claim (a quick-scale smoke run whose interval contains
+    /// the threshold): neither confirmed nor refuted, reported as such (exit 0). Never used at
+    /// default or full scale, where an undecided claim is a `Fail`.
+    #[serde(rename = "not-judged")]
+    NotJudged,
 }
 
 /// One checked claim, as written to `results.json`.
@@ -83,6 +88,25 @@ impl Claim {
             } else {
                 Verdict::Fail
             },
+        }
+    }
+
+    /// A claim that a quick-scale smoke run cannot decide (see [`Verdict::NotJudged`]); the
+    /// criterion says why.
+    pub fn not_judged(
+        id: &str,
+        statement: &str,
+        measured: f64,
+        expected: impl Into<String>,
+        criterion: impl Into<String>,
+    ) -> Self {
+        Claim {
+            id: id.to_string(),
+            statement: statement.to_string(),
+            measured,
+            expected: expected.into(),
+            criterion: criterion.into(),
+            verdict: Verdict::NotJudged,
         }
     }
 

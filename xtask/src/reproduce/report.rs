@@ -41,6 +41,7 @@ fn verdict_text(verdict: Verdict) -> &'static str {
         Verdict::Pass => "pass",
         Verdict::Fail => "**fail**",
         Verdict::RefutesSource => "refutes-source",
+        Verdict::NotJudged => "not judged (quick scale)",
     }
 }
 
@@ -75,23 +76,36 @@ pub fn render_report(header: &Header, outcomes: &[ExperimentOutcome]) -> String 
     let _ = writeln!(out, "| total wall time | {:.1} s |", header.wall_seconds);
     let _ = writeln!(out);
 
-    let (mut pass, mut fail, mut refutes, mut errors) = (0, 0, 0, 0);
+    let (mut pass, mut fail, mut refutes, mut not_judged, mut errors) = (0, 0, 0, 0, 0);
     for outcome in outcomes {
         let counts = outcome.record.counts();
         pass += counts.pass;
         fail += counts.fail;
         refutes += counts.refutes_source;
+        not_judged += counts.not_judged;
         errors += usize::from(outcome.record.error.is_some());
     }
+    // Only a quick-scale smoke run has claims it cannot judge; say so, and name them per row.
+    let not_judged_text = if not_judged > 0 {
+        format!(", {not_judged} not judged (too small a run to decide them; neither pass nor fail)")
+    } else {
+        String::new()
+    };
     let _ = writeln!(out, "## Summary\n");
     let _ = writeln!(
         out,
-        "{} experiments: {pass} claims pass, {fail} fail, {refutes} refute the source; {errors} experiments did not run to completion.\n",
+        "{} experiments: {pass} claims pass, {fail} fail, {refutes} refute the source{not_judged_text}; {errors} experiments did not run to completion.\n",
         outcomes.len()
     );
+    // The "not judged" column appears only in runs that have such claims (quick scale).
+    let (judged_head, judged_rule) = if not_judged > 0 {
+        (" not judged |", "---|")
+    } else {
+        ("", "")
+    };
     let _ = writeln!(
         out,
-        "| experiment | source | passed | failed | refutes source | seconds |\n|---|---|---|---|---|---|"
+        "| experiment | source | passed | failed | refutes source |{judged_head} seconds |\n|---|---|---|---|---|{judged_rule}---|"
     );
     for outcome in outcomes {
         let record = &outcome.record;
@@ -102,9 +116,14 @@ pub fn render_report(header: &Header, outcomes: &[ExperimentOutcome]) -> String 
             counts.fail.to_string()
         };
         let resumed = if outcome.resumed { " (reused)" } else { "" };
+        let judged_cell = if not_judged > 0 {
+            format!(" {} |", counts.not_judged)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "| [{}](#{}) | {} | {} | {} | {} | {:.1}{resumed} |",
+            "| [{}](#{}) | {} | {} | {} | {} |{judged_cell} {:.1}{resumed} |",
             cell(&record.id),
             anchor(&format!("{} {}", record.id, record.title)),
             cell(&record.source),

@@ -4,11 +4,13 @@
 //! {"commit":str,"scale":str,"seed":u64,"threads":usize,
 //!  "experiments":[{"id":str,"title":str,"source":str,"seconds":f64,
 //!    "claims":[{"id":str,"statement":str,"measured":f64|null,"expected":str,"criterion":str,
-//!               "verdict":"pass"|"fail"|"refutes-source"}],
+//!               "verdict":"pass"|"fail"|"refutes-source"|"not-judged"}],
 //!    "figures":[str],"data":{…},"error":str (only if the experiment failed to run)}]}
 //! ```
 //!
-//! A non-finite measurement is written as `null` and its verdict is forced to `fail`. The fields
+//! A non-finite measurement is written as `null` and its verdict is forced to `fail`. `not-judged`
+//! (added after the first three) marks a claim a quick-scale smoke run was too small to decide; it
+//! does not fail the run and is counted apart from `pass`. The fields
 //! `seconds` (timing) and `threads` (the machine) are the only ones that may differ between two
 //! runs with the same commit, scale and seed; [`ResultsFile::normalized`] removes them.
 
@@ -73,10 +75,11 @@ pub struct VerdictCounts {
     pub pass: usize,
     pub fail: usize,
     pub refutes_source: usize,
+    pub not_judged: usize,
 }
 
 impl ExperimentRecord {
-    /// Counts of pass / fail / refutes-source among this experiment's claims.
+    /// Counts of pass / fail / refutes-source / not-judged among this experiment's claims.
     pub fn counts(&self) -> VerdictCounts {
         let mut counts = VerdictCounts::default();
         for claim in &self.claims {
@@ -84,6 +87,7 @@ impl ExperimentRecord {
                 Verdict::Pass => counts.pass += 1,
                 Verdict::Fail => counts.fail += 1,
                 Verdict::RefutesSource => counts.refutes_source += 1,
+                Verdict::NotJudged => counts.not_judged += 1,
             }
         }
         counts

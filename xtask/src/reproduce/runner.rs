@@ -330,8 +330,13 @@ pub fn run(experiments: &[Box<dyn Experiment>], config: &RunConfig) -> Result<Ru
                     format!("error: {error}")
                 } else {
                     let counts = outcome.record.counts();
+                    let not_judged = if counts.not_judged > 0 {
+                        format!(", {} not judged", counts.not_judged)
+                    } else {
+                        String::new()
+                    };
                     format!(
-                        "{} pass, {} fail, {} refutes-source",
+                        "{} pass, {} fail, {} refutes-source{not_judged}",
                         counts.pass, counts.fail, counts.refutes_source
                     )
                 };

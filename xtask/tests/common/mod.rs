@@ -23,6 +23,8 @@ pub enum Behavior {
     Panic,
     /// A claim that refutes the source.
     Refutes,
+    /// A claim too small a run cannot decide (quick-scale smoke run).
+    NotJudged,
     /// Sleeps in small steps for about `ms` milliseconds, reporting progress.
     Slow(u64),
 }
@@ -126,6 +128,13 @@ impl Experiment for TestExperiment {
                 1.0,
                 "2",
                 "measured 1 with derivation",
+            )),
+            Behavior::NotJudged => claims.push(Claim::not_judged(
+                "undecided",
+                "an ordering whose interval contains 0 at this size",
+                0.0,
+                "> 0",
+                "interval [−0.1, 0.1] contains 0: not judged at quick scale",
             )),
             _ => {}
         }

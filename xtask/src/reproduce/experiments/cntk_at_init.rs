@@ -4,7 +4,7 @@
 //! that gradient descent moves the empirical CNTK by O(channels^(−1/2)) (as `jacot-fig1` shows
 //! for dense networks).
 //!
-//! The network is Arora et al.'s vanilla depth-3 CNN of [`super::conv_common::arora_cnn`] with a
+//! The network is Arora et al.'s vanilla CNN with 3 convolutions (their depth 4) of [`super::conv_common::arora_cnn`] with a
 //! scalar readout on 7 × 7 Fashion-MNIST images; the CNTK is `ntk_kernels::conv::kernel` of the
 //! same architecture, Θ̂ = J Jᵀ by `ntk_nets::Model::empirical_ntk`.
 
@@ -257,7 +257,7 @@ with probability at least $1-\\delta$, $\\left|\\left\\langle \\frac{\\partial f
         let data = json!({ "depth": DEPTH, "seeds": seeds, "readouts": data_readouts });
         ctx.write_json("convergence.json", &data)?;
         let setup = format!(
-            "- Network: Arora et al.'s vanilla CNN of depth {DEPTH} (3×3 convolutions, SAME, ReLU, W_std = √2, no biases, NTK \
+            "- Network: Arora et al.'s vanilla CNN with {DEPTH} convolutions (their depth {arora_depth}, which counts the output layer; 3×3 convolutions, SAME, ReLU, W_std = √2, no biases, NTK \
 parameterisation) with a flatten or a GAP readout to one output (`ntk_nets::ConvNet`); channels ∈ {channels:?}.\n\
 - Inputs: {N_PROBE} Fashion-MNIST test images averaged to 7×7, standardised; all {} pairs including x = x'; {seeds} \
 initialisations per (readout, channels). Θ: `ntk_kernels::conv::kernel` of the same architecture.\n\
@@ -265,7 +265,8 @@ initialisations per (readout, channels). Θ: `ntk_kernels::conv::kernel` of the 
 images with labels ±1 (classes 0–4 against 5–9), {n_steps} steps with η = n/(2λ_max(Θ)) (a quarter of the stability limit of the \
 limiting linear dynamics), on {} initialisations; the relative Frobenius change of the {N_TRAIN}×{N_TRAIN} empirical CNTK.",
             N_PROBE * (N_PROBE + 1) / 2,
-            train_runs
+            train_runs,
+            arora_depth = DEPTH + 1,
         );
         let slopes: Vec<String> = data_readouts
             .iter()

@@ -4,6 +4,7 @@
 //! the validation split, finite CNN training, and test-set intervals (Wilson score interval,
 //! paired percentile bootstrap over the test images).
 
+use crate::reproduce::experiment::{Claim, Scale};
 use anyhow::{Context as _, anyhow};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -229,6 +230,10 @@ pub fn digits(sizes: SplitSizes, seed: u64) -> anyhow::Result<ImageSplit> {
 /// Arora et al.'s vanilla CNN (their §4 and App.): `depth` × [Conv(channels, 3 × 3, stride 1,
 /// SAME, W_std = √2, no bias), ReLU], then `readout` (`Flatten` = "CNTK-V", `GlobalAvgPool` =
 /// "CNTK-GAP"), then Dense(`outputs`, W_std = 1, no bias), in the NTK parameterization.
+///
+/// `depth` counts convolutions. Arora et al.'s "depth" (Table 1) also counts the output layer:
+/// their released code (github.com/ruosongwang/CNTK, `CNTK.py --depth`, "#conv layers + 1") runs
+/// `depth − 1` convolutions, so `depth` = 3 here is their depth 4.
 pub fn arora_cnn(
     depth: usize,
     channels: usize,
@@ -559,5 +564,39 @@ pub fn decide(lo: f64, hi: f64) -> Decision {
         Decision::Reversed
     } else {
         Decision::Undecided
+    }
+}
+
+/// The claim "`point` > 0" judged by its paired 95% interval (lo, hi): above 0 passes, below 0
+/// refutes the source (for this data and size), containing 0 is undecided — `fail` at default and
+/// full scale, `not-judged` (neither pass nor fail, and said so) in a quick-scale smoke run.
+pub fn interval_claim(
+    id: &str,
+    statement: &str,
+    (point, lo, hi): (f64, f64, f64),
+    criterion: String,
+    scale: Scale,
+) -> Claim {
+    let expected = "> 0";
+    match decide(lo, hi) {
+        Decision::Confirmed => Claim::check(id, statement, point, expected, criterion, true),
+        Decision::Reversed => Claim::refutes_source(id, statement, point, expected, criterion),
+        Decision::Undecided if scale == Scale::Quick => Claim::not_judged(
+            id,
+            statement,
+            point,
+            expected,
+            format!(
+                "{criterion}; the interval contains 0 and quick scale is a smoke run too small to decide it: not judged"
+            ),
+        ),
+        Decision::Undecided => Claim::check(
+            id,
+            statement,
+            point,
+            expected,
+            format!("{criterion}; the interval contains 0: not decided at this size"),
+            false,
+        ),
     }
 }
