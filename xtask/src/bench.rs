@@ -621,6 +621,29 @@ fn human_line(m: &Measurement, gemm_gflops: Option<f64>) -> String {
     )
 }
 
+/// The convolutional kernel workloads only: the same-run GEMM rate, `cntk-flatten-L3` and
+/// `cntk-gap-L3` (each in a child process, with its peak RSS), and their cost-growth sweeps with
+/// `scaling`.
+pub fn run_conv(quick: bool, json: bool, scaling: bool) -> anyhow::Result<()> {
+    let g = gemm(4000);
+    let gemm_gflops = g.gflops();
+    let emit = |m: &Measurement| {
+        if json {
+            println!("{}", json_line(m, gemm_gflops));
+        } else {
+            println!("{}", human_line(m, gemm_gflops));
+        }
+    };
+    emit(&g);
+    for m in conv::workloads(quick)? {
+        emit(&m);
+    }
+    if scaling {
+        conv::run_scaling(quick, json)?;
+    }
+    Ok(())
+}
+
 /// Runs the benchmark suite and prints one line per workload (JSON with `json`).
 /// `quick` keeps every workload at its smallest size; `scaling` adds the cost-growth sweeps.
 pub fn run(quick: bool, json: bool, scaling: bool) -> anyhow::Result<()> {

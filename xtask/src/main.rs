@@ -160,8 +160,12 @@ enum Command {
         /// n = 20 000, stream vs memory predictions at n = 5000, CG time against n); minutes.
         #[arg(long)]
         scale_data: bool,
-        /// Internal: run one analytic workload (`name,activation,n,depth,runs`) in this process
-        /// and print its JSON line with the peak RSS (used for per-workload peak memory).
+        /// Only the convolutional kernel workloads (cntk-flatten-L3, cntk-gap-L3) after the
+        /// same-run GEMM, and with --scaling only their sweeps.
+        #[arg(long)]
+        conv: bool,
+        /// Internal: run one workload (`name,activation,n,depth,runs`, or `name,side,n,depth,runs`
+        /// for a conv one) in this process and print its JSON line with the peak RSS.
         #[arg(long, hide = true)]
         child: Option<String>,
     },
@@ -430,6 +434,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             json,
             scaling,
             scale_data,
+            conv,
             child,
         } => {
             if scale_data {
@@ -438,6 +443,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             match child {
                 Some(spec) => xtask::bench::run_child(&spec)?,
+                None if conv => xtask::bench::run_conv(quick, json, scaling)?,
                 None => xtask::bench::run(quick, json, scaling)?,
             }
             Ok(0)
