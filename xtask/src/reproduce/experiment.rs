@@ -77,18 +77,12 @@ impl Claim {
         criterion: impl Into<String>,
         ok: bool,
     ) -> Self {
-        Claim {
-            id: id.to_string(),
-            statement: statement.to_string(),
-            measured,
-            expected: expected.into(),
-            criterion: criterion.into(),
-            verdict: if ok && measured.is_finite() {
-                Verdict::Pass
-            } else {
-                Verdict::Fail
-            },
-        }
+        let verdict = if ok && measured.is_finite() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        };
+        Self::with_verdict(id, statement, measured, expected, criterion, verdict)
     }
 
     /// A claim that a quick-scale smoke run cannot decide (see [`Verdict::NotJudged`]); the
@@ -100,14 +94,14 @@ impl Claim {
         expected: impl Into<String>,
         criterion: impl Into<String>,
     ) -> Self {
-        Claim {
-            id: id.to_string(),
-            statement: statement.to_string(),
+        Self::with_verdict(
+            id,
+            statement,
             measured,
-            expected: expected.into(),
-            criterion: criterion.into(),
-            verdict: Verdict::NotJudged,
-        }
+            expected,
+            criterion,
+            Verdict::NotJudged,
+        )
     }
 
     /// A claim of the source that the measurement (and a derivation in the report) refutes.
@@ -118,13 +112,31 @@ impl Claim {
         expected: impl Into<String>,
         criterion: impl Into<String>,
     ) -> Self {
+        Self::with_verdict(
+            id,
+            statement,
+            measured,
+            expected,
+            criterion,
+            Verdict::RefutesSource,
+        )
+    }
+
+    fn with_verdict(
+        id: &str,
+        statement: &str,
+        measured: f64,
+        expected: impl Into<String>,
+        criterion: impl Into<String>,
+        verdict: Verdict,
+    ) -> Self {
         Claim {
             id: id.to_string(),
             statement: statement.to_string(),
             measured,
             expected: expected.into(),
             criterion: criterion.into(),
-            verdict: Verdict::RefutesSource,
+            verdict,
         }
     }
 }

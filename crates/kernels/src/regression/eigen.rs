@@ -121,16 +121,7 @@ pub(crate) fn symmetric_eigen(a: Mat<f64>, par: Par) -> Result<(Vec<f64>, Mat<f6
         return Err(Error::Empty { arg: "a" });
     }
     let factored = with_fixed_partition(par, |fixed| factor(a, fixed))??;
-    let (lambda_min, lambda_max) = (factored.values[0], factored.values[n - 1]);
-    let eigen = Eigen {
-        values: factored.values,
-        reduced: factored.reduced,
-        householder_factor: factored.householder_factor,
-        tridiagonal_vectors: factored.tridiagonal_vectors,
-        vectors: OnceLock::new(),
-        par,
-        info: super::SolveInfo::new(n, 0.0, lambda_min, lambda_max, true),
-    };
+    let eigen = Eigen::from_factored(factored, 0.0, par);
     let vectors = eigen.vectors().to_owned();
     Ok((eigen.values, vectors))
 }
@@ -173,7 +164,14 @@ impl Eigen {
         if lambda_min.is_nan() || lambda_min <= n as f64 * f64::EPSILON * lambda_max.abs() {
             return Err(Error::NotPositiveDefinite { lambda_min });
         }
-        Ok(Self {
+        Ok(Self::from_factored(factored, ridge, par))
+    }
+
+    /// The decomposition of a factored matrix (eigenvectors formed on first use).
+    fn from_factored(factored: Factored, ridge: f64, par: Par) -> Self {
+        let n = factored.values.len();
+        let (lambda_min, lambda_max) = (factored.values[0], factored.values[n - 1]);
+        Self {
             values: factored.values,
             reduced: factored.reduced,
             householder_factor: factored.householder_factor,
@@ -181,7 +179,7 @@ impl Eigen {
             vectors: OnceLock::new(),
             par,
             info: super::SolveInfo::new(n, ridge, lambda_min, lambda_max, true),
-        })
+        }
     }
 
     /// Eigenvalues s, ascending.
