@@ -18,7 +18,7 @@
 //!   manifest. Tiles are bit-identical whoever computes them, so the merged file is byte-identical
 //!   to the unsharded run's.
 
-use super::manifest::{FORMAT, FinishedTile, Manifest, ORDER, OutputEntry};
+use super::manifest::{FORMAT, FinishedTile, Manifest, ORDER};
 use super::{
     Output, StreamConfig, StreamReport, check_output_space, checksum, encode_tile, partial_path,
     progress_bar,
@@ -114,17 +114,7 @@ fn manifest_for(
         dtype,
         tiles_total,
         order: ORDER.into(),
-        outputs: outputs
-            .iter()
-            .map(|o| OutputEntry {
-                name: o.name.into(),
-                file: o
-                    .path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            })
-            .collect(),
+        outputs: ntk_kernels::stream::output_entries(outputs),
         complete: false,
         finished,
     }
