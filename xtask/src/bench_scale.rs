@@ -194,9 +194,8 @@ pub fn run(json_mode: bool) -> Result<()> {
     let start = Instant::now();
     let train = NpyMatrixFile::open(&train_path, false, None)?;
     let test = NpyMatrixFile::open(&test_path, false, None)?;
-    let budget = default_max_memory() / 8;
-    let op = FileOperator::new(&train, 0..n, 0..n, budget);
-    let test_op = FileOperator::new(&test, 0..m, 0..n, budget);
+    let op = FileOperator::new(&train, 0..n, 0..n);
+    let test_op = FileOperator::new(&test, 0..m, 0..n);
     let cg = CgConfig {
         rtol: 1e-12,
         ..CgConfig::default()
@@ -251,7 +250,7 @@ pub fn run(json_mode: bool) -> Result<()> {
         };
         let (_, path) = stream_to(dir, "solve", &source, Dtype::F32)?;
         let file = NpyMatrixFile::open(&path, false, None)?;
-        let op = FileOperator::new(&file, 0..n, 0..n, default_max_memory() / 8);
+        let op = FileOperator::new(&file, 0..n, 0..n);
         let diagonal = ntk_kernels::regression::SymmetricOperator::diagonal(&op)?;
         let ridge = 1e-3 * diagonal.iter().sum::<f64>() / n as f64;
         let start = Instant::now();

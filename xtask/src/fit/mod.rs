@@ -275,13 +275,12 @@ pub fn run_fit(job: &FitJob) -> Result<Value> {
     let kernel_seconds = kernel_start.elapsed().as_secs_f64();
 
     // 2.–3. Solves, per kernel.
-    let budget = job.stream.max_memory / 4;
     let mut per_kernel = serde_json::Map::new();
     for (train_out, test_out) in train_outputs.iter().zip(&test_outputs) {
         let solve_start = Instant::now();
         let train = NpyMatrixFile::open(&train_out.path, false, Some((n, n, job.stream.dtype)))?;
         let test = NpyMatrixFile::open(&test_out.path, false, Some((m, n, job.stream.dtype)))?;
-        let full = FileOperator::new(&train, 0..n, 0..n, budget);
+        let full = FileOperator::new(&train, 0..n, 0..n);
         let diagonal =
             ntk_kernels::regression::SymmetricOperator::diagonal(&full).map_err(solver_error)?;
         let mean_diagonal = diagonal.iter().sum::<f64>() / n as f64;
@@ -299,8 +298,8 @@ pub fn run_fit(job: &FitJob) -> Result<Value> {
                 ((searched as f64 * job.validation).round() as usize).clamp(1, searched - 1);
             let n_fit = searched - n_val;
             let fit_rows = first..first + n_fit;
-            let fit_op = FileOperator::new(&train, fit_rows.clone(), fit_rows.clone(), budget);
-            let val_op = FileOperator::new(&train, first + n_fit..n, fit_rows.clone(), budget);
+            let fit_op = FileOperator::new(&train, fit_rows.clone(), fit_rows.clone());
+            let val_op = FileOperator::new(&train, first + n_fit..n, fit_rows.clone());
             let y_fit = y_train.as_ref().subrows(first, n_fit).to_owned();
             let y_val = y_train.as_ref().subrows(first + n_fit, n_val).to_owned();
             let labels_val = labels_train.as_ref().map(|l| &l[first + n_fit..]);
@@ -353,7 +352,7 @@ pub fn run_fit(job: &FitJob) -> Result<Value> {
                 )
                 .map_err(solver_error)?;
                 cg_info = Some(info);
-                let op = FileOperator::new(&test, 0..m, 0..n, budget);
+                let op = FileOperator::new(&test, 0..m, 0..n);
                 (
                     op.product(alpha.as_ref()).map_err(solver_error)?,
                     json!({"solver": "cg", "cg": info}),
@@ -368,7 +367,7 @@ pub fn run_fit(job: &FitJob) -> Result<Value> {
                     LanczosConfig::default(),
                 )
                 .map_err(solver_error)?;
-                let op = FileOperator::new(&test, 0..m, 0..n, budget);
+                let op = FileOperator::new(&test, 0..m, 0..n);
                 (
                     op.product(vectors.phi_y.as_ref()).map_err(solver_error)?,
                     json!({"solver": "lanczos", "steps": vectors.steps, "relative_change": vectors.relative_change}),

@@ -1,5 +1,5 @@
 //! A kernel matrix stored in a `.npy` file as an operator: products K[rows, cols]·V computed
-//! from row chunks read by positioned I/O, within a memory budget.
+//! from row chunks read by positioned I/O, holding one chunk per worker at a time.
 //!
 //! The rows are split into fixed chunks of [`CHUNK_ROWS`] rows processed in parallel (rayon):
 //! each task reads its chunk with one positioned read per row run (so reading overlaps the
@@ -32,15 +32,9 @@ pub struct FileOperator<'a> {
 }
 
 impl<'a> FileOperator<'a> {
-    /// The block rows × cols of `file`. The memory it holds during a product is bounded by
-    /// the worker count times one chunk ([`CHUNK_ROWS`] rows of the block) plus one tile;
-    /// `_budget` is kept for the callers' accounting.
-    pub fn new(
-        file: &'a NpyMatrixFile,
-        rows: Range<usize>,
-        cols: Range<usize>,
-        _budget: u64,
-    ) -> Self {
+    /// The block rows × cols of `file`. A product holds at most the worker count times one
+    /// chunk ([`CHUNK_ROWS`] rows of the block) plus one tile.
+    pub fn new(file: &'a NpyMatrixFile, rows: Range<usize>, cols: Range<usize>) -> Self {
         Self { file, rows, cols }
     }
 
