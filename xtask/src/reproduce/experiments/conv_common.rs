@@ -147,7 +147,10 @@ pub struct SplitSizes {
 /// Fashion-MNIST (the shipped 10k+2k subset, or with `full` the 70 000 images of Debian's
 /// `dataset-fashion-mnist`), images averaged over `factor × factor` blocks (28 / factor pixels a
 /// side). Validation and training images are disjoint draws from the training file, test images
-/// from the test file, all by seeded permutations.
+/// from the test file, all by seeded permutations. A test set larger than the test file (the
+/// shipped subset has 2 000 test images) is topped up with further images of the training file,
+/// disjoint from the training and validation images: the same distribution (Xiao et al. 2017
+/// split one pool at random), so the test error stays unbiased and its interval narrows.
 pub fn fashion_mnist(
     sizes: SplitSizes,
     factor: usize,
@@ -166,9 +169,9 @@ pub fn fashion_mnist(
         let order = permutation(set.labels.len(), rng);
         order[skip..skip + count].to_vec()
     };
-    if sizes.n_train + sizes.n_val > data.train.labels.len()
-        || sizes.n_test > data.test.labels.len()
-    {
+    let from_test = sizes.n_test.min(data.test.labels.len());
+    let top_up = sizes.n_test - from_test;
+    if sizes.n_train + sizes.n_val + top_up > data.train.labels.len() {
         return Err(anyhow!(
             "split {sizes:?} larger than the data ({} train, {} test)",
             data.train.labels.len(),
@@ -176,15 +179,35 @@ pub fn fashion_mnist(
         ));
     }
     let order = pick(&data.train, sizes.n_train + sizes.n_val, 0, &mut rng);
-    let test_rows = pick(&data.test, sizes.n_test, 0, &mut rng);
+    let test_rows = pick(&data.test, from_test, 0, &mut rng);
     let (val_rows, train_rows) = order.split_at(sizes.n_val);
     let side = FASHION_MNIST_SIDE;
     let (mut train, out) = rows_of(data.train.pixels.as_ref(), train_rows, side, factor);
     let (mut val, _) = rows_of(data.train.pixels.as_ref(), val_rows, side, factor);
-    let (mut test, _) = rows_of(data.test.pixels.as_ref(), &test_rows, side, factor);
-    standardise(&mut train, [&mut val, &mut test])?;
+    let (test_part, _) = rows_of(data.test.pixels.as_ref(), &test_rows, side, factor);
     let labels =
         |set: &ImageSet, rows: &[usize]| rows.iter().map(|&r| set.labels[r] as usize).collect();
+    let mut test_labels: Vec<usize> = labels(&data.test, &test_rows);
+    let mut test = if top_up == 0 {
+        test_part
+    } else {
+        // The same permutation continued past the training and validation images: no draw
+        // above changes, so the training, validation and file-test images are as without it.
+        let mut again = ChaCha8Rng::seed_from_u64(seed);
+        let extra_order = permutation(data.train.labels.len(), &mut again);
+        let extra_rows = &extra_order[sizes.n_train + sizes.n_val..][..top_up];
+        let (extra, _) = rows_of(data.train.pixels.as_ref(), extra_rows, side, factor);
+        test_labels.extend(extra_rows.iter().map(|&r| data.train.labels[r] as usize));
+        let mut both = Mat::<f64>::zeros(sizes.n_test, out * out);
+        both.as_mut()
+            .subrows_mut(0, from_test)
+            .copy_from(test_part.as_ref());
+        both.as_mut()
+            .subrows_mut(from_test, top_up)
+            .copy_from(extra.as_ref());
+        both
+    };
+    standardise(&mut train, [&mut val, &mut test])?;
     Ok(ImageSplit {
         name: "Fashion-MNIST",
         side: out,
@@ -193,7 +216,7 @@ pub fn fashion_mnist(
         val,
         val_labels: labels(&data.train, val_rows),
         test,
-        test_labels: labels(&data.test, &test_rows),
+        test_labels,
     })
 }
 
@@ -476,6 +499,36 @@ pub fn train_convnet(
     config: &ClassifierConfig,
     seed: u64,
 ) -> anyhow::Result<TestOutcome> {
+    let t = train_convnet_logits(arch, split, n, config, seed)?;
+    let pred = argmax_rows(t.test_logits.as_ref());
+    Ok(TestOutcome {
+        correct: pred
+            .iter()
+            .zip(&split.test_labels)
+            .map(|(a, b)| a == b)
+            .collect(),
+        val_accuracy: t.val_accuracy,
+        selected: t.best_epoch as f64,
+    })
+}
+
+/// A trained CNN's logits on the validation and test images, its validation accuracy and the
+/// epoch early stopping selected.
+pub struct TrainedLogits {
+    pub val_logits: Mat<f64>,
+    pub test_logits: Mat<f64>,
+    pub val_accuracy: f64,
+    pub best_epoch: usize,
+}
+
+/// [`train_convnet`], returning the logits (for ensembles) instead of the test outcome.
+pub fn train_convnet_logits(
+    arch: &ConvArchitecture,
+    split: &ImageSplit,
+    n: usize,
+    config: &ClassifierConfig,
+    seed: u64,
+) -> anyhow::Result<TrainedLogits> {
     let net = ConvNet::new(arch, split.shape())?;
     let theta0 = net.init_params(&mut ChaCha8Rng::seed_from_u64(seed));
     let (x, labels) = split.train_prefix(n);
@@ -493,16 +546,11 @@ pub fn train_convnet(
         .get(trained.best_epoch)
         .and_then(|h| h.validation)
         .map_or(f64::NAN, |(_, a)| a);
-    let logits = net.logits(&trained.theta, split.test.as_ref())?;
-    let pred = argmax_rows(logits.as_ref());
-    Ok(TestOutcome {
-        correct: pred
-            .iter()
-            .zip(&split.test_labels)
-            .map(|(a, b)| a == b)
-            .collect(),
+    Ok(TrainedLogits {
+        val_logits: net.logits(&trained.theta, split.val.as_ref())?,
+        test_logits: net.logits(&trained.theta, split.test.as_ref())?,
         val_accuracy,
-        selected: trained.best_epoch as f64,
+        best_epoch: trained.best_epoch,
     })
 }
 
@@ -545,6 +593,40 @@ pub fn paired_difference(a: &TestOutcome, b: &TestOutcome, seed: u64) -> (f64, f
     (point, q(0.025), q(0.975))
 }
 
+/// The smallest effect of interest of an ordering "a beats b" (error of a below error of b): half
+/// the source's relative gap, applied to the measured error of b,
+///
+/// $$ \delta = \tfrac12 \cdot \frac{e^{src}_b - e^{src}_a}{e^{src}_b} \cdot \widehat{err}(b). $$
+///
+/// A paired interval that contains 0 but lies below δ excludes an advantage of the source's kind
+/// (at least half its relative size) at this data set and size: the ordering the source reports
+/// is absent here, which refutes it for this data even though the sign is not decided. An
+/// interval that reaches δ is undecided. The margin is fixed before the measurement, from the
+/// source's numbers alone (equivalence-test logic; Wellek 2010, *Testing Statistical Hypotheses
+/// of Equivalence and Noninferiority*, ch. 1).
+#[derive(Debug, Clone)]
+pub struct Margin {
+    /// δ, in units of test error.
+    pub delta: f64,
+    /// Where the source's gap comes from, for the report.
+    pub source: String,
+    /// The source's relative gap (e_b − e_a)/e_b.
+    pub relative_gap: f64,
+}
+
+impl Margin {
+    /// Half the relative gap of the source's errors `source_a` < `source_b`, applied to the
+    /// measured `err_b`.
+    pub fn half_source_gap(source_a: f64, source_b: f64, err_b: f64, source: &str) -> Self {
+        let relative_gap = (source_b - source_a) / source_b;
+        Margin {
+            delta: 0.5 * relative_gap * err_b,
+            source: source.to_string(),
+            relative_gap,
+        }
+    }
+}
+
 /// How a paired 95% interval of err(worse) − err(better) decides "better beats worse".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -552,42 +634,62 @@ pub enum Decision {
     Confirmed,
     /// Interval below 0: the ordering is reversed.
     Reversed,
-    /// Interval contains 0.
+    /// Interval contains 0 but lies below the margin δ: no advantage of the source's size.
+    BelowMargin,
+    /// Interval contains 0 and reaches the margin.
     Undecided,
 }
 
-/// The decision of a paired interval (lo, hi).
-pub fn decide(lo: f64, hi: f64) -> Decision {
+/// The decision of a paired interval (lo, hi) against the margin `delta` (see [`Margin`]).
+pub fn decide(lo: f64, hi: f64, delta: f64) -> Decision {
     if lo > 0.0 {
         Decision::Confirmed
     } else if hi < 0.0 {
         Decision::Reversed
+    } else if hi < delta {
+        Decision::BelowMargin
     } else {
         Decision::Undecided
     }
 }
 
 /// The claim "`point` > 0" judged by its paired 95% interval (lo, hi): above 0 passes, below 0
-/// refutes the source (for this data and size), containing 0 is undecided — `fail` at default and
-/// full scale, `not-judged` (neither pass nor fail, and said so) in a quick-scale smoke run.
+/// refutes the source (for this data and size), containing 0 but below the margin δ refutes the
+/// source's size of effect (for this data and size), containing 0 and reaching δ is undecided —
+/// `fail` at default and full scale, `not-judged` (neither pass nor fail, and said so) in a
+/// quick-scale smoke run.
 pub fn interval_claim(
     id: &str,
     statement: &str,
     (point, lo, hi): (f64, f64, f64),
     criterion: String,
     scale: Scale,
+    margin: &Margin,
 ) -> Claim {
     let expected = "> 0";
-    match decide(lo, hi) {
+    let delta = margin.delta;
+    let pct = 100.0 * margin.relative_gap;
+    match decide(lo, hi, delta) {
         Decision::Confirmed => Claim::check(id, statement, point, expected, criterion, true),
         Decision::Reversed => Claim::refutes_source(id, statement, point, expected, criterion),
+        Decision::BelowMargin => Claim::refutes_source(
+            id,
+            statement,
+            point,
+            expected,
+            format!(
+                "{criterion}; the interval contains 0 but lies below δ = {delta:.4}, half the source's relative gap ({pct:.0}%, {}) of err(b): an advantage of the source's kind is excluded at this size",
+                margin.source
+            ),
+        ),
         Decision::Undecided if scale == Scale::Quick => Claim::not_judged(
             id,
             statement,
             point,
             expected,
             format!(
-                "{criterion}; the interval contains 0 and quick scale is a smoke run too small to decide it: not judged"
+                "{criterion}; the interval contains 0 and reaches δ = {delta:.4} (half the source's relative gap): quick \
+scale is a smoke run too small to decide it: not judged"
             ),
         ),
         Decision::Undecided => Claim::check(
@@ -595,8 +697,89 @@ pub fn interval_claim(
             statement,
             point,
             expected,
-            format!("{criterion}; the interval contains 0: not decided at this size"),
+            format!(
+                "{criterion}; the interval contains 0 and reaches δ = {delta:.4} (half the source's relative gap, {pct:.0}%, {}): not decided at this size",
+                margin.source
+            ),
             false,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decide_reads_the_interval_against_zero_and_the_margin() {
+        assert_eq!(decide(0.01, 0.03, 0.02), Decision::Confirmed);
+        assert_eq!(decide(-0.03, -0.01, 0.02), Decision::Reversed);
+        assert_eq!(decide(-0.01, 0.015, 0.02), Decision::BelowMargin);
+        assert_eq!(decide(-0.01, 0.025, 0.02), Decision::Undecided);
+        // A zero margin leaves only the sign.
+        assert_eq!(decide(-0.01, 0.001, 0.0), Decision::Undecided);
+    }
+
+    #[test]
+    fn margin_is_half_the_source_relative_gap() {
+        // The table's 19% against 23%: relative gap 4/23; half of it, of a measured 0.20.
+        let m = Margin::half_source_gap(0.19, 0.23, 0.20, "test");
+        assert!((m.relative_gap - 4.0 / 23.0).abs() < 1e-15);
+        assert!((m.delta - 0.5 * 4.0 / 23.0 * 0.20).abs() < 1e-15);
+    }
+
+    /// A test set larger than the subset's 2 000 test-file images is topped up with training-file
+    /// images that are neither training nor validation images, and leaves the rest of the split
+    /// as it is without the top-up.
+    #[test]
+    fn fashion_test_top_up_is_disjoint_and_keeps_the_split() {
+        let sizes = SplitSizes {
+            n_train: 50,
+            n_val: 20,
+            n_test: 2000,
+        };
+        let plain = fashion_mnist(sizes, 4, false, 7).unwrap();
+        let more = fashion_mnist(
+            SplitSizes {
+                n_test: 2300,
+                ..sizes
+            },
+            4,
+            false,
+            7,
+        )
+        .unwrap();
+        assert_eq!(plain.train, more.train);
+        assert_eq!(plain.val, more.val);
+        assert_eq!(more.test.nrows(), 2300);
+        assert_eq!(more.test_labels.len(), 2300);
+        assert_eq!(more.test.as_ref().subrows(0, 2000), plain.test.as_ref());
+        assert_eq!(&more.test_labels[..2000], &plain.test_labels[..]);
+        // No extra test image equals a training or validation image (pixel for pixel).
+        let rows = |m: &Mat<f64>| -> Vec<Vec<u64>> {
+            (0..m.nrows())
+                .map(|i| (0..m.ncols()).map(|j| m[(i, j)].to_bits()).collect())
+                .collect()
+        };
+        let seen: std::collections::HashSet<Vec<u64>> = rows(&more.train)
+            .into_iter()
+            .chain(rows(&more.val))
+            .collect();
+        let extra = rows(&more.test).split_off(2000);
+        assert!(extra.iter().all(|r| !seen.contains(r)));
+        // Asking for more than the training file holds is an error, not a panic.
+        assert!(
+            fashion_mnist(
+                SplitSizes {
+                    n_train: 9000,
+                    n_val: 500,
+                    n_test: 3000,
+                },
+                4,
+                false,
+                7
+            )
+            .is_err()
+        );
     }
 }
