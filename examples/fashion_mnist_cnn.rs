@@ -18,8 +18,8 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use ntk_lab::bounds::fashion_mnist::{FASHION_MNIST_SIDE, FashionMnist, Preprocessing, preprocess};
 use ntk_lab::dynamics::optim::{
-    Augmentation, ClassifierConfig, Optimizer, Schedule, TrainingEvent, evaluate, train_classifier,
-    validation_split,
+    Augmentation, ClassifierConfig, Optimizer, Schedule, Selection, TrainingEvent, evaluate,
+    train_classifier, validation_split,
 };
 use ntk_lab::kernels::{Activation, ConvArchitecture, ConvLayer, Padding, Parameterization};
 use ntk_lab::nets::{ClassificationLoss, ConvNet};
@@ -131,6 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             weight_decay: 1e-4,
             seed: 7,
             patience: Some(4),
+            selection: Selection::ValidationLoss,
             augmentation: Some(Augmentation {
                 image_shape: (FASHION_MNIST_SIDE, FASHION_MNIST_SIDE, 1),
                 horizontal_flip: true,

@@ -13,8 +13,8 @@ pub mod sgd;
 pub mod update;
 
 pub use classification::{
-    Augmentation, ClassifierConfig, EpochReport, LabelledRows, TrainedClassifier, TrainingEvent,
-    evaluate, train_classifier, validation_split,
+    Augmentation, ClassifierConfig, EpochReport, LabelledRows, Selection, TrainedClassifier,
+    TrainingEvent, evaluate, train_classifier, validation_split,
 };
 pub use gd::{GdConfig, gradient_descent};
 pub use ngd::{NgdConfig, natural_gradient_descent};
