@@ -327,16 +327,12 @@ fn ensemble_outcome(members: &[TrainedLogits], split: &ImageSplit) -> TestOutcom
         }
         sum
     };
-    let hits = |p: &faer::Mat<f64>, labels: &[usize]| -> Vec<bool> {
-        conv_common::argmax_rows(p.as_ref())
-            .iter()
-            .zip(labels)
-            .map(|(a, b)| a == b)
-            .collect()
-    };
-    let val = hits(&mean_softmax(&|m| &m.val_logits), &split.val_labels);
+    let val = conv_common::hits(mean_softmax(&|m| &m.val_logits).as_ref(), &split.val_labels);
     TestOutcome {
-        correct: hits(&mean_softmax(&|m| &m.test_logits), &split.test_labels),
+        correct: conv_common::hits(
+            mean_softmax(&|m| &m.test_logits).as_ref(),
+            &split.test_labels,
+        ),
         val_accuracy: val.iter().filter(|&&c| c).count() as f64 / val.len().max(1) as f64,
         selected: members.iter().map(|m| m.best_epoch as f64).sum::<f64>() / members.len() as f64,
     }

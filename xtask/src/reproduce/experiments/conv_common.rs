@@ -478,16 +478,20 @@ pub fn ridge_classify(
         1.0,
         Par::Seq,
     );
-    let pred = argmax_rows(test_out.as_ref());
     Ok(TestOutcome {
-        correct: pred
-            .iter()
-            .zip(&split.test_labels)
-            .map(|(a, b)| a == b)
-            .collect(),
+        correct: hits(test_out.as_ref(), &split.test_labels),
         val_accuracy: acc,
         selected: r,
     })
+}
+
+/// Whether the largest score of each row (the predicted class) is the row's label.
+pub fn hits(scores: MatRef<'_, f64>, labels: &[usize]) -> Vec<bool> {
+    argmax_rows(scores)
+        .iter()
+        .zip(labels)
+        .map(|(a, b)| a == b)
+        .collect()
 }
 
 /// Trains a [`ConvNet`] of `arch` (initialised from `seed`) on the first `n` training images
@@ -500,13 +504,8 @@ pub fn train_convnet(
     seed: u64,
 ) -> anyhow::Result<TestOutcome> {
     let t = train_convnet_logits(arch, split, n, config, seed)?;
-    let pred = argmax_rows(t.test_logits.as_ref());
     Ok(TestOutcome {
-        correct: pred
-            .iter()
-            .zip(&split.test_labels)
-            .map(|(a, b)| a == b)
-            .collect(),
+        correct: hits(t.test_logits.as_ref(), &split.test_labels),
         val_accuracy: t.val_accuracy,
         selected: t.best_epoch as f64,
     })
