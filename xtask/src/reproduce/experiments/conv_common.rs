@@ -165,10 +165,6 @@ pub fn fashion_mnist(
         FashionMnist::load_bundled().context("loading the shipped Fashion-MNIST subset")?
     };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let pick = |set: &ImageSet, count: usize, skip: usize, rng: &mut ChaCha8Rng| {
-        let order = permutation(set.labels.len(), rng);
-        order[skip..skip + count].to_vec()
-    };
     let from_test = sizes.n_test.min(data.test.labels.len());
     let top_up = sizes.n_test - from_test;
     if sizes.n_train + sizes.n_val + top_up > data.train.labels.len() {
@@ -178,24 +174,23 @@ pub fn fashion_mnist(
             data.test.labels.len()
         ));
     }
-    let order = pick(&data.train, sizes.n_train + sizes.n_val, 0, &mut rng);
-    let test_rows = pick(&data.test, from_test, 0, &mut rng);
+    // One permutation of the training file: validation, training, then (if asked) the test
+    // top-up images, in that order, so the top-up changes none of the other draws.
+    let train_order = permutation(data.train.labels.len(), &mut rng);
+    let test_rows = &permutation(data.test.labels.len(), &mut rng)[..from_test];
+    let (order, rest) = train_order.split_at(sizes.n_train + sizes.n_val);
     let (val_rows, train_rows) = order.split_at(sizes.n_val);
     let side = FASHION_MNIST_SIDE;
     let (mut train, out) = rows_of(data.train.pixels.as_ref(), train_rows, side, factor);
     let (mut val, _) = rows_of(data.train.pixels.as_ref(), val_rows, side, factor);
-    let (test_part, _) = rows_of(data.test.pixels.as_ref(), &test_rows, side, factor);
+    let (test_part, _) = rows_of(data.test.pixels.as_ref(), test_rows, side, factor);
     let labels =
         |set: &ImageSet, rows: &[usize]| rows.iter().map(|&r| set.labels[r] as usize).collect();
-    let mut test_labels: Vec<usize> = labels(&data.test, &test_rows);
+    let mut test_labels: Vec<usize> = labels(&data.test, test_rows);
     let mut test = if top_up == 0 {
         test_part
     } else {
-        // The same permutation continued past the training and validation images: no draw
-        // above changes, so the training, validation and file-test images are as without it.
-        let mut again = ChaCha8Rng::seed_from_u64(seed);
-        let extra_order = permutation(data.train.labels.len(), &mut again);
-        let extra_rows = &extra_order[sizes.n_train + sizes.n_val..][..top_up];
+        let extra_rows = &rest[..top_up];
         let (extra, _) = rows_of(data.train.pixels.as_ref(), extra_rows, side, factor);
         test_labels.extend(extra_rows.iter().map(|&r| data.train.labels[r] as usize));
         let mut both = Mat::<f64>::zeros(sizes.n_test, out * out);
