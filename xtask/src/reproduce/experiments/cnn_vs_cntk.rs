@@ -111,6 +111,21 @@ struct Plan {
     /// Minibatch updates per training run (epochs = ⌈steps·batch/n⌉). Default 3 000: with 1 000
     /// the SGD-trained CNN at n = 640 was still improving when its 50 epochs ran out.
     steps: usize,
+    /// Judge the orderings on two-fold cross-fitting at the largest n
+    /// ([`conv_common::digits_two_folds`]): every model is fitted once more on the second fold
+    /// and its test predictions are pooled with the first fold's.
+    cross_fit: bool,
+}
+
+/// The second fold of a cross-fitting design at the largest n, and every model's outcomes
+/// pooled over both folds (the outcomes the orderings are judged on).
+struct CrossFit {
+    n: usize,
+    second: Vec<(&'static str, TestOutcome)>,
+    pooled: Vec<(&'static str, TestOutcome)>,
+    /// The second fold's costs (kernels with their pairs, training runs), at n only.
+    kernel_seconds: Vec<(&'static str, f64, usize)>,
+    train_seconds: Vec<(&'static str, f64)>,
 }
 
 struct DatasetResult {
@@ -123,6 +138,7 @@ struct DatasetResult {
     large_sizes: Vec<usize>,
     kernel_seconds: Vec<(&'static str, f64, usize)>,
     train_seconds: Vec<(&'static str, f64)>,
+    cross_fit: Option<CrossFit>,
 }
 
 impl DatasetResult {
@@ -133,6 +149,41 @@ impl DatasetResult {
             .find(|(n, _)| *n == name)
             .expect("every model is run")
             .1
+    }
+
+    /// The outcome the orderings are judged on: at the largest n, pooled over the folds if the
+    /// data set is cross-fitted.
+    fn judged(&self, name: &str) -> &TestOutcome {
+        match &self.cross_fit {
+            Some(cf) => {
+                &cf.pooled
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .expect("every model is run")
+                    .1
+            }
+            None => self.curve(name).last().expect("sizes"),
+        }
+    }
+
+    /// Adds the second fold (a run at the largest n only) and pools it with the first.
+    fn add_second_fold(&mut self, second: DatasetResult) -> anyhow::Result<()> {
+        let mut pooled = Vec::new();
+        let mut outcomes = Vec::new();
+        for (name, curve) in &self.curves {
+            let other = second.curve(name).last().expect("one size");
+            let first = curve.last().expect("sizes");
+            pooled.push((*name, TestOutcome::cross_fit(&[first, other])?));
+            outcomes.push((*name, other.clone()));
+        }
+        self.cross_fit = Some(CrossFit {
+            n: *second.sizes.last().expect("one size"),
+            second: outcomes,
+            pooled,
+            kernel_seconds: second.kernel_seconds,
+            train_seconds: second.train_seconds,
+        });
+        Ok(())
     }
 }
 
@@ -304,6 +355,7 @@ fn run_dataset(
         large_sizes: plan.large_sizes.clone(),
         kernel_seconds,
         train_seconds,
+        cross_fit: None,
     })
 }
 
@@ -335,6 +387,7 @@ fn ensemble_outcome(members: &[TrainedLogits], split: &ImageSplit) -> TestOutcom
         ),
         val_accuracy: val.iter().filter(|&&c| c).count() as f64 / val.len().max(1) as f64,
         selected: members.iter().map(|m| m.best_epoch as f64).sum::<f64>() / members.len() as f64,
+        fold_sizes: vec![split.test_labels.len()],
     }
 }
 
@@ -348,17 +401,33 @@ fn ordering_claim(
     (source_a, source_b, source): (f64, f64, &str),
     seed: u64,
     scale: Scale,
-) -> Claim {
+) -> anyhow::Result<Claim> {
     let margin = Margin::half_source_gap(source_a, source_b, b.error(), source);
-    let (point, lo, hi) = paired_difference(a, b, seed);
+    let (point, lo, hi) = paired_difference(a, b, seed)?;
+    let images = if a.fold_sizes.len() > 1 {
+        format!(
+            "the {} test images of {} cross-fitted folds {:?}, resampled within each fold",
+            a.correct.len(),
+            a.fold_sizes.len(),
+            a.fold_sizes
+        )
+    } else {
+        format!("the {} test images", a.correct.len())
+    };
     let criterion = format!(
-        "paired bootstrap ({} resamples of the {} test images) 95% interval of err(b) − err(a) = [{lo:.4}, {hi:.4}] above 0 (err(a) = {:.4}, err(b) = {:.4}); below 0 refutes the table's ordering here",
+        "paired bootstrap ({} resamples of {images}) 95% interval of err(b) − err(a) = [{lo:.4}, {hi:.4}] above 0 (err(a) = {:.4}, err(b) = {:.4}); below 0 refutes the table's ordering here",
         conv_common::BOOTSTRAP_RESAMPLES,
-        a.correct.len(),
         a.error(),
         b.error()
     );
-    interval_claim(&id, &statement, (point, lo, hi), criterion, scale, &margin)
+    Ok(interval_claim(
+        &id,
+        &statement,
+        (point, lo, hi),
+        criterion,
+        scale,
+        &margin,
+    ))
 }
 
 impl Experiment for CnnVsCntk {
@@ -400,18 +469,26 @@ impl Experiment for CnnVsCntk {
             large_sizes: scale.pick(vec![], vec![], vec![2500, 5000, 10000]),
             channels: scale.pick(8, 16, 64),
             steps: scale.pick(200, 3000, 3000),
+            cross_fit: false,
         };
+        // The digits have 1 797 images: at default every image outside the largest training
+        // and validation sets is a test image, and one split leaves the orderings' intervals
+        // (±0.008 against errors of 1–2%) too wide to decide. Two-fold cross-fitting at the
+        // largest n makes every digit a test image once (1 797 instead of 1 167, intervals
+        // narrower by √(1167/1797) ≈ 0.81). Full scale keeps n + validation ≤ test for the
+        // second fold: n ≤ 640 with 197 validation and 960 test images.
         let digits_plan = Plan {
             sizes: scale.pick(
                 vec![10, 20, 40, 80],
                 vec![60, 120, 240, 480],
-                vec![100, 200, 400, 800],
+                vec![80, 160, 320, 640],
             ),
             n_val: scale.pick(40, 150, 197),
-            n_test: scale.pick(120, 1167, 800),
+            n_test: scale.pick(120, 1167, 960),
             large_sizes: vec![],
             channels: scale.pick(8, 16, 64),
             steps: scale.pick(200, 3000, 3000),
+            cross_fit: true,
         };
         // 28 / 4 = 7 pixels a side at quick and default (the GAP CNTK costs ∝ positions²),
         // 14 at full.
@@ -431,36 +508,56 @@ impl Experiment for CnnVsCntk {
             scale == Scale::Full,
             ctx.task_seed(1),
         )?;
-        let digits = conv_common::digits(
+        let fashion_result = run_dataset(
+            &fashion,
+            &fashion_plan,
+            ctx.task_seed(3),
+            BestCnnAugmentation {
+                flip: true,
+                shift: 0,
+            },
+            &|f| (ctx.progress)(0.5 * f),
+        )?;
+        let digits_n_max = *digits_plan.sizes.last().expect("sizes");
+        let [digits, digits_second] = conv_common::digits_two_folds(
             SplitSizes {
-                n_train: *digits_plan.sizes.last().expect("sizes"),
+                n_train: digits_n_max,
                 n_val: digits_plan.n_val,
                 n_test: digits_plan.n_test,
             },
             ctx.task_seed(2),
         )?;
-        let results = [
-            run_dataset(
-                &fashion,
-                &fashion_plan,
-                ctx.task_seed(3),
-                BestCnnAugmentation {
-                    flip: true,
-                    shift: 0,
-                },
-                &|f| (ctx.progress)(0.5 * f),
-            )?,
-            run_dataset(
-                &digits,
-                &digits_plan,
-                ctx.task_seed(4),
-                BestCnnAugmentation {
-                    flip: false,
-                    shift: 1,
-                },
-                &|f| (ctx.progress)(0.5 + 0.5 * f),
-            )?,
-        ];
+        let digits_augmentation = BestCnnAugmentation {
+            flip: false,
+            shift: 1,
+        };
+        let mut digits_result = run_dataset(
+            &digits,
+            &digits_plan,
+            ctx.task_seed(4),
+            digits_augmentation,
+            &|f| (ctx.progress)(0.5 + 0.4 * f),
+        )?;
+        if digits_plan.cross_fit {
+            let second_plan = Plan {
+                sizes: vec![digits_n_max],
+                n_val: digits_plan.n_val,
+                n_test: digits_second.test_labels.len(),
+                large_sizes: vec![],
+                channels: digits_plan.channels,
+                steps: digits_plan.steps,
+                cross_fit: false,
+            };
+            let second = run_dataset(
+                &digits_second,
+                &second_plan,
+                ctx.task_seed(5),
+                digits_augmentation,
+                &|f| (ctx.progress)(0.9 + 0.1 * f),
+            )?;
+            digits_result.add_second_fold(second)?;
+        }
+        let results = [fashion_result, digits_result];
 
         let mut claims = Vec::new();
         let mut tables = String::new();
@@ -469,13 +566,20 @@ impl Experiment for CnnVsCntk {
         for (d, res) in results.iter().enumerate() {
             let tag = if d == 0 { "fashion" } else { "digits" };
             let last = res.sizes.len() - 1;
-            let at = |name: &str| &res.curve(name)[last];
+            let at = |name: &str| res.judged(name);
             let n_max = res.sizes[last];
             let seed = ctx.task_seed(10 + d as u64);
+            let at_n = match &res.cross_fit {
+                Some(_) => format!(
+                    "n = {n_max}, two cross-fitted folds ({} test images)",
+                    at(BEST_CNN).correct.len()
+                ),
+                None => format!("n = {n_max}"),
+            };
             claims.push(ordering_claim(
                 format!("best-cnn-below-cnn-of-cntk-{tag}"),
                 format!(
-                    "{}: error(best CNN) < error(CNN of the CNTK's architecture), n = {n_max} (a = best CNN, b = CNN of CNTK-GAP arch.)",
+                    "{}: error(best CNN) < error(CNN of the CNTK's architecture), {at_n} (a = best CNN, b = CNN of CNTK-GAP arch.)",
                     res.name
                 ),
                 at(BEST_CNN),
@@ -483,11 +587,11 @@ impl Experiment for CnnVsCntk {
                 (0.05, 0.19, "the table's 5% against 19%"),
                 seed,
                 scale,
-            ));
+            )?);
             claims.push(ordering_claim(
                 format!("cnn-of-cntk-below-cntk-{tag}"),
                 format!(
-                    "{}: error(CNN of the CNTK's architecture) < error(CNTK), n = {n_max} (a = SGD-trained CNN, b = CNTK-GAP)",
+                    "{}: error(CNN of the CNTK's architecture) < error(CNTK), {at_n} (a = SGD-trained CNN, b = CNTK-GAP)",
                     res.name
                 ),
                 at(CNN_OF_CNTK),
@@ -495,11 +599,11 @@ impl Experiment for CnnVsCntk {
                 (0.19, 0.23, "the table's 19% against 23%"),
                 seed + 1,
                 scale,
-            ));
+            )?);
             claims.push(ordering_claim(
                 format!("cntk-below-fc-ntk-{tag}"),
                 format!(
-                    "{}: error(CNTK-GAP) < error(fully-connected NTK), n = {n_max} (a = CNTK-GAP, b = FC NTK)",
+                    "{}: error(CNTK-GAP) < error(fully-connected NTK), {at_n} (a = CNTK-GAP, b = FC NTK)",
                     res.name
                 ),
                 at(CNTK_GAP),
@@ -511,7 +615,7 @@ impl Experiment for CnnVsCntk {
                 ),
                 seed + 2,
                 scale,
-            ));
+            )?);
             // The conclusion: the best trained CNN beats the best convolutional kernel, the
             // kernel chosen by validation accuracy (not by test error).
             let kernel_names = [CNTK_GAP, NNGP_GAP, CNTK_FLAT, NNGP_FLAT];
@@ -523,7 +627,7 @@ impl Experiment for CnnVsCntk {
             claims.push(ordering_claim(
                 format!("best-cnn-below-best-kernel-{tag}"),
                 format!(
-                    "{}: the best CNN beats the best convolutional kernel (by validation accuracy: {best_kernel}), n = {n_max}",
+                    "{}: the best CNN beats the best convolutional kernel (by validation accuracy: {best_kernel}), {at_n}",
                     res.name
                 ),
                 at(BEST_CNN),
@@ -531,7 +635,7 @@ impl Experiment for CnnVsCntk {
                 (0.05, 0.23, "the table's 5% against 23%"),
                 seed + 3,
                 scale,
-            ));
+            )?);
 
             writeln!(
                 tables,
@@ -610,6 +714,32 @@ impl Experiment for CnnVsCntk {
                     writeln!(tables)?;
                 }
             }
+            if let Some(cf) = &res.cross_fit {
+                writeln!(
+                    tables,
+                    "\nTwo-fold cross-fitting at n = {}: the second fold's test images are the first fold's {} validation and training images, its validation and training images come from the first fold's test images; pooled, every one of the {} test images is classified once, by a model that did not see it. The orderings are judged on the pooled outcomes.\n",
+                    cf.n,
+                    cf.second.first().map_or(0, |(_, o)| o.correct.len()),
+                    cf.pooled.first().map_or(0, |(_, o)| o.correct.len()),
+                )?;
+                writeln!(
+                    tables,
+                    "| model | first fold | second fold | pooled | pooled validation accuracy |"
+                )?;
+                writeln!(tables, "|---|---|---|---|---|")?;
+                for ((name, pooled), (_, second)) in cf.pooled.iter().zip(&cf.second) {
+                    let first = &res.curve(name)[last];
+                    let (lo, hi) = pooled.wilson();
+                    writeln!(
+                        tables,
+                        "| {name} | {:.3} | {:.3} | {:.3} [{lo:.3}, {hi:.3}] | {:.3} |",
+                        first.error(),
+                        second.error(),
+                        pooled.error(),
+                        pooled.val_accuracy
+                    )?;
+                }
+            }
             writeln!(
                 tables,
                 "\nCost (kernels: at the largest n they were evaluated at):\n"
@@ -633,6 +763,22 @@ impl Experiment for CnnVsCntk {
                     res.sizes.len()
                 )?;
             }
+            if let Some(cf) = &res.cross_fit {
+                for (name, s, pairs) in &cf.kernel_seconds {
+                    writeln!(
+                        tables,
+                        "| second fold: {name} + NNGP kernels | {s:.2} | {pairs} | {:.2e} |",
+                        s / *pairs as f64
+                    )?;
+                }
+                for (name, s) in &cf.train_seconds {
+                    writeln!(
+                        tables,
+                        "| second fold: training {name}, n = {} | {s:.2} | | |",
+                        cf.n
+                    )?;
+                }
+            }
             let (fig_abs, fig_rel) = ctx.figure_path(&format!("learning-curve-{tag}.svg"));
             render_svg(&chart, &fig_abs)?;
             figures.push(fig_rel);
@@ -644,6 +790,20 @@ impl Experiment for CnnVsCntk {
                 })).collect::<Vec<_>>(),
                 "kernel_seconds": res.kernel_seconds.iter().map(|(n, s, p)| json!({"kernel": n, "seconds": s, "pairs": p})).collect::<Vec<_>>(),
                 "train_seconds": res.train_seconds.iter().map(|(n, s)| json!({"model": n, "seconds": s})).collect::<Vec<_>>(),
+                "cross_fit": res.cross_fit.as_ref().map(|cf| json!({
+                    "n": cf.n,
+                    "folds": 2,
+                    "test_images": cf.pooled.first().map_or(0, |(_, o)| o.correct.len()),
+                    "models": cf.pooled.iter().zip(&cf.second).map(|((name, pooled), (_, second))| json!({
+                        "model": name,
+                        "fold_errors": [res.curve(name)[last].error(), second.error()],
+                        "test_error": pooled.error(),
+                        "wilson_95": pooled.wilson(),
+                        "val_accuracy": pooled.val_accuracy,
+                    })).collect::<Vec<_>>(),
+                    "kernel_seconds": cf.kernel_seconds.iter().map(|(n, s, p)| json!({"kernel": n, "seconds": s, "pairs": p})).collect::<Vec<_>>(),
+                    "train_seconds": cf.train_seconds.iter().map(|(n, s)| json!({"model": n, "seconds": s})).collect::<Vec<_>>(),
+                })),
             }));
         }
         let data = json!({ "depth": DEPTH, "data_sets": data_sets });
@@ -654,7 +814,10 @@ impl Experiment for CnnVsCntk {
 training sizes n ∈ {:?} (nested prefixes of one seeded permutation; the flatten and fully-connected kernels also at \
 n ∈ {:?}), {} validation and {} test images (the test file's images, topped up beyond the subset's 2 000 with unused \
 images of its training file); the UCI digits \
-(8×8), n ∈ {:?}, {} validation and {} test images. Pixels standardised by the training pool's mean and standard deviation.\n\
+(8×8), n ∈ {:?}, {} validation and {} test images, and at the largest n a second fold for two-fold cross-fitting \
+(`conv_common::digits_two_folds`: the first fold's validation and training images are its test images, its validation and \
+training images come from the first fold's test images; every model is fitted on it once more and its test predictions are \
+pooled with the first fold's, so that every digit is a test image once). Pixels standardised by the training pool's mean and standard deviation.\n\
 - Kernels: Arora et al.'s vanilla CNN with {DEPTH} convolutions (their depth {arora_depth}, which counts the output layer; \
 3×3, stride 1, SAME, ReLU, W_std = √2, no biases, NTK parameterisation) with a GAP readout (CNTK-GAP, CNN-GP-GAP) and with a flatten readout (CNTK-flatten, CNN-GP-flatten) by \
 `ntk_kernels::conv::kernel`, and the fully-connected ReLU NTK/NNGP with {DEPTH} hidden layers by `ntk_kernels::analytic::kernel`. Kernel \
@@ -670,7 +833,8 @@ weight decay {WEIGHT_DECAY}, random horizontal flips on Fashion-MNIST \
 (a shift of one pixel, an eighth of the 7×7 frame, made it worse in a trial run) and random ±1-pixel shifts on \
 the digits (not mirror-symmetric), the same {} updates and early stopping. \"Best\" means the strongest recipe of this \
 experiment on this machine, not a state-of-the-art net.\n\
-- Orderings: at the largest n, a paired percentile bootstrap ({} resamples) over the test images of d = err(b) − err(a); \
+- Orderings: at the largest n, a paired percentile bootstrap ({} resamples) over the test images of d = err(b) − err(a) \
+(on the digits over the pooled test images of both folds, resampled within each fold); \
 above 0 confirms (pass), below 0 refutes the source for this data and size (refutes-source). An interval that contains 0 is \
 compared with a margin fixed from the source alone: δ = ½·(e_b − e_a)/e_b·err(b), half the source's relative gap applied to \
 the measured err(b) (the table's 5%/19%/23%; for CNTK against FC NTK, for which the source gives no number, its smallest gap \
@@ -700,11 +864,16 @@ the measured err(b) (the table's 5%/19%/23%; for CNTK against FC NTK, for which 
         let summary = |d: usize| {
             let res = &results[d];
             let last = res.sizes.len() - 1;
-            let e = |name: &str| res.curve(name)[last].error();
+            let e = |name: &str| res.judged(name).error();
             format!(
-                "{} at n = {}: best CNN {:.3}, CNN of the CNTK-GAP architecture {:.3}, CNTK-GAP {:.3}, CNTK-flatten {:.3}, FC NTK {:.3}",
+                "{} at n = {}{}: best CNN {:.3}, CNN of the CNTK-GAP architecture {:.3}, CNTK-GAP {:.3}, CNTK-flatten {:.3}, FC NTK {:.3}",
                 res.name,
                 res.sizes[last],
+                if res.cross_fit.is_some() {
+                    " (two cross-fitted folds pooled)"
+                } else {
+                    ""
+                },
                 e(BEST_CNN),
                 e(CNN_OF_CNTK),
                 e(CNTK_GAP),

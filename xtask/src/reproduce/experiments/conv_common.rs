@@ -215,34 +215,60 @@ pub fn fashion_mnist(
     })
 }
 
-/// The UCI digits (1797 images of 8 × 8), split by one seeded permutation into test, validation
-/// and training images.
-pub fn digits(sizes: SplitSizes, seed: u64) -> anyhow::Result<ImageSplit> {
+/// The UCI digits (1797 images of 8 × 8) as two folds for cross-fitting. Fold 0 is split by one
+/// seeded permutation into test, validation and training images; fold 1 exchanges the roles of
+/// its test pool and its training pool: fold 0's validation and training images are fold 1's
+/// test images, and fold 1 draws its validation and training images (same sizes) from fold 0's
+/// test images, continuing the same permutation. No image is a test image twice, so the pooled
+/// test predictions of the two folds are observations on disjoint images, each made by a model
+/// that did not see it (cross-fitting; Chernozhukov et al. 2018, *Econometrics J.* 21, §3). It
+/// needs at least as many test images as training and validation images together.
+pub fn digits_two_folds(sizes: SplitSizes, seed: u64) -> anyhow::Result<[ImageSplit; 2]> {
     let data = Digits::load_bundled().context("loading the bundled UCI digits")?;
     let n = data.labels.len();
     if sizes.n_train + sizes.n_val + sizes.n_test > n {
         return Err(anyhow!("split {sizes:?} larger than the {n} digits"));
     }
+    if sizes.n_test < sizes.n_train + sizes.n_val {
+        return Err(anyhow!(
+            "two-fold cross-fitting of {sizes:?} needs at least n_train + n_val test images"
+        ));
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let order = permutation(n, &mut rng);
-    let (test_rows, rest) = order.split_at(sizes.n_test);
-    let (val_rows, rest) = rest.split_at(sizes.n_val);
-    let train_rows = &rest[..sizes.n_train];
-    let (mut train, _) = rows_of(data.pixels.as_ref(), train_rows, 8, 1);
-    let (mut val, _) = rows_of(data.pixels.as_ref(), val_rows, 8, 1);
-    let (mut test, _) = rows_of(data.pixels.as_ref(), test_rows, 8, 1);
-    standardise(&mut train, [&mut val, &mut test])?;
-    let labels = |rows: &[usize]| rows.iter().map(|&r| data.labels[r] as usize).collect();
-    Ok(ImageSplit {
-        name: "UCI digits",
-        side: 8,
-        train,
-        train_labels: labels(train_rows),
-        val,
-        val_labels: labels(val_rows),
-        test,
-        test_labels: labels(test_rows),
-    })
+    let split = |test_rows: &[usize], val_rows: &[usize], train_rows: &[usize]| {
+        let (mut train, _) = rows_of(data.pixels.as_ref(), train_rows, 8, 1);
+        let (mut val, _) = rows_of(data.pixels.as_ref(), val_rows, 8, 1);
+        let (mut test, _) = rows_of(data.pixels.as_ref(), test_rows, 8, 1);
+        standardise(&mut train, [&mut val, &mut test])?;
+        let labels = |rows: &[usize]| rows.iter().map(|&r| data.labels[r] as usize).collect();
+        anyhow::Ok(ImageSplit {
+            name: "UCI digits",
+            side: 8,
+            train,
+            train_labels: labels(train_rows),
+            val,
+            val_labels: labels(val_rows),
+            test,
+            test_labels: labels(test_rows),
+        })
+    };
+    let [[t0, v0, r0], [t1, v1, r1]] = two_fold_rows(&order, sizes);
+    Ok([split(t0, v0, r0)?, split(t1, v1, r1)?])
+}
+
+/// The (test, validation, training) rows of the two folds of [`digits_two_folds`], taken from
+/// the permutation `order` (`sizes.n_test ≥ sizes.n_train + sizes.n_val`, checked by the caller).
+fn two_fold_rows(order: &[usize], sizes: SplitSizes) -> [[&[usize]; 3]; 2] {
+    let (test_0, rest) = order.split_at(sizes.n_test);
+    let (val_0, rest) = rest.split_at(sizes.n_val);
+    let train_0 = &rest[..sizes.n_train];
+    // Fold 1: fold 0's validation and training images are the test images; its test pool
+    // supplies validation then training images, in permutation order.
+    let test_1 = &order[sizes.n_test..sizes.n_test + sizes.n_val + sizes.n_train];
+    let (val_1, rest_1) = test_0.split_at(sizes.n_val);
+    let train_1 = &rest_1[..sizes.n_train];
+    [[test_0, val_0, train_0], [test_1, val_1, train_1]]
 }
 
 /// Arora et al.'s vanilla CNN (their §4 and App.): `depth` × [Conv(channels, 3 × 3, stride 1,
@@ -392,6 +418,9 @@ pub struct TestOutcome {
     pub val_accuracy: f64,
     /// The selected hyper-parameter (ridge fraction for kernels, best epoch for nets).
     pub selected: f64,
+    /// How many of `correct` come from each fold (one entry for a single split; see
+    /// [`TestOutcome::cross_fit`]). The bootstrap resamples within each fold.
+    pub fold_sizes: Vec<usize>,
 }
 
 impl TestOutcome {
@@ -404,6 +433,29 @@ impl TestOutcome {
     pub fn wilson(&self) -> (f64, f64) {
         let n = self.correct.len();
         wilson(self.correct.iter().filter(|&&c| !c).count(), n)
+    }
+
+    /// One model's outcomes on the folds of a cross-fitting design, pooled: the test images of
+    /// all folds in fold order (`fold_sizes` records the folds), the mean of the folds'
+    /// validation accuracies (the folds have equally many validation images) and the mean of
+    /// their selected hyper-parameters.
+    pub fn cross_fit(folds: &[&TestOutcome]) -> anyhow::Result<TestOutcome> {
+        if folds.is_empty() {
+            return Err(anyhow!("cross-fitting needs at least one fold"));
+        }
+        let k = folds.len() as f64;
+        Ok(TestOutcome {
+            correct: folds
+                .iter()
+                .flat_map(|f| f.correct.iter().copied())
+                .collect(),
+            val_accuracy: folds.iter().map(|f| f.val_accuracy).sum::<f64>() / k,
+            selected: folds.iter().map(|f| f.selected).sum::<f64>() / k,
+            fold_sizes: folds
+                .iter()
+                .flat_map(|f| f.fold_sizes.iter().copied())
+                .collect(),
+        })
     }
 }
 
@@ -477,6 +529,7 @@ pub fn ridge_classify(
         correct: hits(test_out.as_ref(), &split.test_labels),
         val_accuracy: acc,
         selected: r,
+        fold_sizes: vec![n_test],
     })
 }
 
@@ -503,6 +556,7 @@ pub fn train_convnet(
         correct: hits(t.test_logits.as_ref(), &split.test_labels),
         val_accuracy: t.val_accuracy,
         selected: t.best_epoch as f64,
+        fold_sizes: vec![split.test_labels.len()],
     })
 }
 
@@ -565,12 +619,34 @@ pub fn wilson(k: usize, n: usize) -> (f64, f64) {
 }
 
 /// Paired percentile bootstrap over the test images of err(b) − err(a): the point estimate and
-/// the 95% interval (resampling the same images for both classifiers).
+/// the 95% interval (resampling the same images for both classifiers). Outcomes pooled over the
+/// folds of a cross-fitting design ([`TestOutcome::cross_fit`]) are resampled within each fold
+/// (a stratified bootstrap: each fold keeps its number of images); a single split is one fold.
 ///
 /// # Reference
-/// B. Efron, R. Tibshirani (1993), *An Introduction to the Bootstrap*, §13.3.
-pub fn paired_difference(a: &TestOutcome, b: &TestOutcome, seed: u64) -> (f64, f64, f64) {
+/// B. Efron, R. Tibshirani (1993), *An Introduction to the Bootstrap*, §13.3 (paired) and §8.4
+/// (stratified resampling, "two-sample problem").
+pub fn paired_difference(
+    a: &TestOutcome,
+    b: &TestOutcome,
+    seed: u64,
+) -> anyhow::Result<(f64, f64, f64)> {
     let n = a.correct.len();
+    if n == 0 || b.correct.len() != n || a.fold_sizes != b.fold_sizes {
+        return Err(anyhow!(
+            "paired bootstrap needs the same non-empty test images in the same folds ({} in {:?} against {} in {:?})",
+            n,
+            a.fold_sizes,
+            b.correct.len(),
+            b.fold_sizes
+        ));
+    }
+    if a.fold_sizes.iter().sum::<usize>() != n || a.fold_sizes.contains(&0) {
+        return Err(anyhow!(
+            "fold sizes {:?} do not partition {n} test images",
+            a.fold_sizes
+        ));
+    }
     let diff: Vec<f64> = a
         .correct
         .iter()
@@ -580,11 +656,21 @@ pub fn paired_difference(a: &TestOutcome, b: &TestOutcome, seed: u64) -> (f64, f
     let point = diff.iter().sum::<f64>() / n as f64;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut stats: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
-        .map(|_| (0..n).map(|_| diff[rng.random_range(0..n)]).sum::<f64>() / n as f64)
+        .map(|_| {
+            let mut offset = 0;
+            let mut sum = 0.0;
+            for &m in &a.fold_sizes {
+                sum += (0..m)
+                    .map(|_| diff[offset + rng.random_range(0..m)])
+                    .sum::<f64>();
+                offset += m;
+            }
+            sum / n as f64
+        })
         .collect();
     stats.sort_by(f64::total_cmp);
     let q = |p: f64| stats[((p * (BOOTSTRAP_RESAMPLES - 1) as f64).round()) as usize];
-    (point, q(0.025), q(0.975))
+    Ok((point, q(0.025), q(0.975)))
 }
 
 /// The smallest effect of interest of an ordering "a beats b" (error of a below error of b): half
@@ -775,5 +861,84 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    /// The folds of the digits' cross-fitting: within each fold test, validation and training
+    /// images are disjoint; no image is a test image in both folds; the second fold trains only
+    /// on the first fold's test images; sizes are kept.
+    #[test]
+    fn two_folds_exchange_test_and_training_pools() {
+        let sizes = SplitSizes {
+            n_train: 30,
+            n_val: 10,
+            n_test: 50,
+        };
+        let order: Vec<usize> = (0..100).rev().collect();
+        let folds = two_fold_rows(&order, sizes);
+        use std::collections::HashSet;
+        let set = |r: &[usize]| r.iter().copied().collect::<HashSet<_>>();
+        for [test, val, train] in folds {
+            assert_eq!((val.len(), train.len()), (10, 30));
+            assert!(set(test).is_disjoint(&set(val)));
+            assert!(set(test).is_disjoint(&set(train)));
+            assert!(set(val).is_disjoint(&set(train)));
+        }
+        let [[t0, v0, r0], [t1, v1, r1]] = folds;
+        assert!(set(t0).is_disjoint(&set(t1)));
+        assert_eq!(t0.len() + t1.len(), 90);
+        // Fold 1's test images are exactly fold 0's validation and training images.
+        assert_eq!(set(t1), &set(v0) | &set(r0));
+        assert!(set(v1).is_subset(&set(t0)) && set(r1).is_subset(&set(t0)));
+        // The real data: a split that leaves too few test images for the exchange is an error.
+        assert!(
+            digits_two_folds(
+                SplitSizes {
+                    n_train: 480,
+                    n_val: 150,
+                    n_test: 600,
+                },
+                1
+            )
+            .is_err()
+        );
+        let [a, b] = digits_two_folds(sizes, 1).unwrap();
+        assert_eq!((a.test.nrows(), b.test.nrows()), (50, 40));
+        assert_eq!((b.train.nrows(), b.val.nrows()), (30, 10));
+    }
+
+    fn outcome(correct: &[bool], fold_sizes: Vec<usize>) -> TestOutcome {
+        TestOutcome {
+            correct: correct.to_vec(),
+            val_accuracy: 1.0,
+            selected: 0.0,
+            fold_sizes,
+        }
+    }
+
+    /// Pooling keeps every fold's images and their order; the stratified bootstrap of pooled
+    /// outcomes keeps each fold's count, so a difference confined to one fold of constant sign
+    /// has an interval that never reaches past what that fold alone can give; mismatched folds
+    /// are an error.
+    #[test]
+    fn cross_fit_pools_folds_and_the_bootstrap_stays_within_them() {
+        // Fold 0: a and b agree everywhere (difference 0 on every image). Fold 1: b is wrong
+        // and a right on all 10 images (difference 1). Pooled point estimate 10/30. A plain
+        // bootstrap would let the count of fold-1 images vary (interval wider than a point);
+        // the stratified one keeps exactly 10 of them in every resample: the interval is the
+        // point itself.
+        let a0 = outcome(&[true; 20], vec![20]);
+        let b0 = outcome(&[true; 20], vec![20]);
+        let a1 = outcome(&[true; 10], vec![10]);
+        let b1 = outcome(&[false; 10], vec![10]);
+        let a = TestOutcome::cross_fit(&[&a0, &a1]).unwrap();
+        let b = TestOutcome::cross_fit(&[&b0, &b1]).unwrap();
+        assert_eq!(a.fold_sizes, vec![20, 10]);
+        assert_eq!(b.correct[20..], [false; 10]);
+        let (point, lo, hi) = paired_difference(&a, &b, 3).unwrap();
+        assert!((point - 1.0 / 3.0).abs() < 1e-15);
+        assert!((lo - point).abs() < 1e-15 && (hi - point).abs() < 1e-15);
+        // Unpooled against pooled: not the same images.
+        assert!(paired_difference(&a0, &b, 3).is_err());
+        assert!(TestOutcome::cross_fit(&[]).is_err());
     }
 }

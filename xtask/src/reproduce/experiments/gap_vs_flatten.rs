@@ -70,8 +70,8 @@ Table 1; their depth counts the output layer)."
         let flat = ridge_classify(&flat_blocks.ntk_train, &flat_blocks.ntk_rest, &split, n)?;
         let gap_gp = ridge_classify(&gap_blocks.nngp_train, &gap_blocks.nngp_rest, &split, n)?;
         let flat_gp = ridge_classify(&flat_blocks.nngp_train, &flat_blocks.nngp_rest, &split, n)?;
-        let (point, lo, hi) = paired_difference(&gap, &flat, ctx.task_seed(2));
-        let (point_gp, lo_gp, hi_gp) = paired_difference(&gap_gp, &flat_gp, ctx.task_seed(3));
+        let (point, lo, hi) = paired_difference(&gap, &flat, ctx.task_seed(2))?;
+        let (point_gp, lo_gp, hi_gp) = paired_difference(&gap_gp, &flat_gp, ctx.task_seed(3))?;
         (ctx.progress)(0.7);
 
         let mut claims = Vec::new();
