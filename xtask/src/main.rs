@@ -38,7 +38,8 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Reuse experiments already finished in the output directory for the same commit,
-        /// scale and seed.
+        /// scale and seed, and the finished parts (kernels, training runs) of an experiment that
+        /// was interrupted.
         #[arg(long)]
         resume: bool,
         /// Run only shard i of N (0-based) of the selected experiments, split by cost; each shard

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use xtask::reproduce::results::ResultsFile;
 use xtask::reproduce::resume::resume_key;
-use xtask::reproduce::{Experiment, RunConfig, Scale, run};
+use xtask::reproduce::{Claim, Experiment, Findings, RunConfig, Scale, run};
 use xtask::{UsageError, exit_code_for};
 
 fn config(out: &Path) -> RunConfig {
@@ -391,4 +391,79 @@ fn dirty_mark_ignores_the_output_directory_only() {
     assert_eq!(git_commit_at(repo.path(), &out), clean);
     fs::write(repo.path().join("src.rs"), "fn b() {}").unwrap();
     assert_eq!(git_commit_at(repo.path(), &out), format!("{clean}-dirty"));
+}
+
+/// An experiment with one expensive part (counted) that fails after the part while `fail` is
+/// set: an interrupted long experiment.
+struct Parted {
+    computed: Arc<AtomicUsize>,
+    fail: bool,
+}
+
+impl Experiment for Parted {
+    fn id(&self) -> &'static str {
+        "parted"
+    }
+    fn title(&self) -> &'static str {
+        "An experiment with a stored part"
+    }
+    fn source(&self) -> &'static str {
+        "test source"
+    }
+    fn statement(&self) -> &'static str {
+        "0.1 + 0.2 is stored and read back bit for bit."
+    }
+    fn run(&self, ctx: &xtask::reproduce::Context<'_>) -> anyhow::Result<Findings> {
+        let value: f64 = ctx.cached("sum", || {
+            self.computed.fetch_add(1, Ordering::SeqCst);
+            Ok(0.1 + 0.2)
+        })?;
+        if self.fail {
+            anyhow::bail!("interrupted after the part");
+        }
+        Ok(Findings {
+            claims: vec![Claim::check(
+                "sum",
+                "the stored part is the computed value",
+                value,
+                "0.1 + 0.2",
+                "bitwise equal",
+                value.to_bits() == (0.1f64 + 0.2).to_bits(),
+            )],
+            ..Findings::default()
+        })
+    }
+}
+
+/// An experiment that stopped after a part resumes from it with `--resume` (the part is not
+/// computed again and the result is the same); a finished experiment leaves no parts; without
+/// `--resume` parts are computed again.
+#[test]
+fn resume_continues_inside_an_interrupted_experiment() {
+    let dir = tempfile::tempdir().unwrap();
+    let computed = Arc::new(AtomicUsize::new(0));
+    let make = |fail: bool| -> Vec<Box<dyn Experiment>> {
+        vec![Box::new(Parted {
+            computed: computed.clone(),
+            fail,
+        })]
+    };
+    let first = run(&make(true), &config(dir.path())).unwrap();
+    assert!(first.outcomes[0].record.error.is_some());
+    assert_eq!(computed.load(Ordering::SeqCst), 1);
+    assert!(dir.path().join(".resume/parted.parts").is_dir());
+
+    // Without --resume the part is computed again.
+    run(&make(true), &config(dir.path())).unwrap();
+    assert_eq!(computed.load(Ordering::SeqCst), 2);
+
+    // With --resume it is read back; the experiment finishes and its parts are removed.
+    let mut cfg = config(dir.path());
+    cfg.resume = true;
+    let resumed = run(&make(false), &cfg).unwrap();
+    assert_eq!(computed.load(Ordering::SeqCst), 2);
+    assert!(resumed.outcomes[0].record.error.is_none());
+    assert_eq!(resumed.outcomes[0].record.counts().pass, 1);
+    assert!(!dir.path().join(".resume/parted.parts").exists());
+    assert!(dir.path().join(".resume/parted.json").is_file());
 }

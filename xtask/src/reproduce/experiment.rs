@@ -1,6 +1,7 @@
 //! What an experiment is and what it returns: the contract between the theorem modules in
 //! `experiments/` and the runner/report writer.
 
+use super::parts::PartStore;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -169,6 +170,8 @@ pub struct Context<'a> {
     pub id: &'a str,
     /// Progress callback: fraction of this experiment done, in [0, 1].
     pub progress: &'a (dyn Fn(f64) + Sync),
+    /// Where [`Context::cached`] keeps the experiment's parts.
+    pub parts: &'a PartStore,
 }
 
 impl Context<'_> {
@@ -221,6 +224,17 @@ impl Context<'_> {
     /// The staging directory.
     pub fn staging(&self) -> &Path {
         &self.staging_dir
+    }
+
+    /// The value of this experiment's part `name` (a deterministic function of commit, scale and
+    /// seed): computed and stored, or with `--resume` read back from an interrupted run of the
+    /// same key ([`super::parts`]). For pieces of minutes or more.
+    pub fn cached<T, F>(&self, name: &str, compute: F) -> anyhow::Result<T>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+        F: FnOnce() -> anyhow::Result<T>,
+    {
+        self.parts.cached(name, compute)
     }
 }
 

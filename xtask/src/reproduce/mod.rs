@@ -13,6 +13,7 @@ pub mod environment;
 pub mod experiment;
 pub mod experiments;
 pub mod fit;
+pub mod parts;
 pub mod plot;
 pub mod progress;
 pub mod report;

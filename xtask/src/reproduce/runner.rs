@@ -7,7 +7,8 @@
 //! - `figures/`, `data/`: each experiment's staged files, moved into place by rename;
 //! - `.staging-<pid>-<nanos>/<id>/`: where experiment `id` writes while it runs (removed at the end);
 //! - `.resume/`: the `--resume` records ([`super::resume`]), also what `--merge` gathers from the
-//!   shard directories ([`super::shard`]).
+//!   shard directories ([`super::shard`]); `.resume/<id>.parts/` the parts of an experiment that
+//!   has not finished ([`super::parts`]).
 //!
 //! An interrupted run leaves the previous `REPORT.md` and `results.json` untouched: nothing
 //! outside the staging and resume directories changes before all experiments are done.
@@ -15,6 +16,7 @@
 use super::atomic::{move_files_into_place, write_atomic};
 use super::environment;
 use super::experiment::{Context, Experiment, Findings, Scale};
+use super::parts::{PartStore, remove_parts};
 use super::progress::Progress;
 use super::report::{Header, render_report};
 use super::results::{ClaimRecord, ExperimentRecord, ResultsFile};
@@ -181,6 +183,7 @@ fn run_one(
     seed: u64,
     staged: &Path,
     progress: &(dyn Fn(f64) + Sync),
+    parts: &PartStore,
 ) -> Result<ExperimentOutcome> {
     for sub in ["figures", "data"] {
         fs::create_dir_all(staged.join(sub))
@@ -192,6 +195,7 @@ fn run_one(
         staging_dir: staged.to_path_buf(),
         id: experiment.id(),
         progress,
+        parts,
     };
     let start = Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| experiment.run(&ctx)));
@@ -325,7 +329,15 @@ pub fn run(experiments: &[Box<dyn Experiment>], config: &RunConfig) -> Result<Ru
             }
             None => {
                 let callback = |fraction: f64| bar.set(fraction);
-                let outcome = run_one(*experiment, config.scale, config.seed, &staged, &callback)?;
+                let parts = PartStore::new(out_dir, id, &key, config.resume);
+                let outcome = run_one(
+                    *experiment,
+                    config.scale,
+                    config.seed,
+                    &staged,
+                    &callback,
+                    &parts,
+                )?;
                 let status = if let Some(error) = &outcome.record.error {
                     format!("error: {error}")
                 } else {
@@ -355,6 +367,7 @@ pub fn run(experiments: &[Box<dyn Experiment>], config: &RunConfig) -> Result<Ru
                         },
                         &staged,
                     )?;
+                    remove_parts(out_dir, id)?;
                 }
                 outcome
             }

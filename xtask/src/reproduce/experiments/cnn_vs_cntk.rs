@@ -21,6 +21,7 @@ use crate::reproduce::plot::{AxisScale, Chart, Series, render_svg};
 use ntk_dynamics::optim::{Augmentation, ClassifierConfig, Optimizer, Schedule, Selection};
 use ntk_kernels::{Activation, ConvArchitecture, ConvLayer, Padding, Parameterization};
 use ntk_nets::ClassificationLoss;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -189,7 +190,60 @@ struct BestCnnAugmentation {
     shift: usize,
 }
 
+/// One kernel family's outcome on one split: the (NTK, NNGP) learning curves at the plan's sizes
+/// and, for the cheap kernels, at its large sizes, with the cost of the kernel blocks.
+#[derive(Serialize, Deserialize)]
+struct KernelPart {
+    curves: [Vec<TestOutcome>; 2],
+    large_curves: Option<[Vec<TestOutcome>; 2]>,
+    seconds: f64,
+    pairs: usize,
+}
+
+/// Kernel regression with the NTK and the NNGP `blocks` on the first n training images for every
+/// n of the plan (and of its large sizes if `large`).
+fn kernel_part(
+    blocks: &conv_common::KernelBlocks,
+    split: &ImageSplit,
+    plan: &Plan,
+    large: bool,
+) -> anyhow::Result<KernelPart> {
+    let curves = |sizes: &[usize]| -> anyhow::Result<[Vec<TestOutcome>; 2]> {
+        let mut ntk = Vec::new();
+        let mut nngp = Vec::new();
+        for &n in sizes {
+            ntk.push(ridge_classify(
+                &blocks.ntk_train,
+                &blocks.ntk_rest,
+                split,
+                n,
+            )?);
+            nngp.push(ridge_classify(
+                &blocks.nngp_train,
+                &blocks.nngp_rest,
+                split,
+                n,
+            )?);
+        }
+        Ok([ntk, nngp])
+    };
+    Ok(KernelPart {
+        curves: curves(&plan.sizes)?,
+        large_curves: if large {
+            Some(curves(&plan.large_sizes)?)
+        } else {
+            None
+        },
+        seconds: blocks.seconds,
+        pairs: blocks.pairs,
+    })
+}
+
+/// Every model of the experiment on one split (`tag` names its parts for `--resume`): the
+/// kernels, then the two CNNs at every size.
 fn run_dataset(
+    ctx: &Context<'_>,
+    tag: &str,
     split: &ImageSplit,
     plan: &Plan,
     seed: u64,
@@ -202,57 +256,36 @@ fn run_dataset(
     let mut large_curves = Vec::new();
     let mut kernel_seconds = Vec::new();
     let mut train_seconds = Vec::new();
-    let mut kernel_curves = |blocks: &conv_common::KernelBlocks,
-                             ntk_name,
-                             nngp_name,
-                             large: bool|
-     -> anyhow::Result<()> {
-        for (sizes, out, wanted) in [
-            (&plan.sizes, &mut curves, true),
-            (&plan.large_sizes, &mut large_curves, large),
-        ] {
-            if !wanted {
-                continue;
-            }
-            let mut ntk = Vec::new();
-            let mut nngp = Vec::new();
-            for &n in sizes {
-                ntk.push(ridge_classify(
-                    &blocks.ntk_train,
-                    &blocks.ntk_rest,
-                    split,
-                    n,
-                )?);
-                nngp.push(ridge_classify(
-                    &blocks.nngp_train,
-                    &blocks.nngp_rest,
-                    split,
-                    n,
-                )?);
-            }
-            out.push((ntk_name, ntk));
-            out.push((nngp_name, nngp));
-        }
-        Ok(())
+    // (NTK name, NNGP name, part name, also at the large sizes, blocks)
+    type Blocks<'b> = &'b dyn Fn() -> anyhow::Result<conv_common::KernelBlocks>;
+    let gap = || {
+        conv_blocks(
+            &arora_cnn(DEPTH, 1, ConvLayer::GlobalAvgPool, 1)?,
+            split,
+            n_max,
+        )
     };
-    let gap = conv_blocks(
-        &arora_cnn(DEPTH, 1, ConvLayer::GlobalAvgPool, 1)?,
-        split,
-        n_max,
-    )?;
-    kernel_curves(&gap, CNTK_GAP, NNGP_GAP, false)?;
-    kernel_seconds.push((CNTK_GAP, gap.seconds, gap.pairs));
-    drop(gap);
-    progress(0.4);
-    let flat = conv_blocks(&arora_cnn(DEPTH, 1, ConvLayer::Flatten, 1)?, split, n_large)?;
-    kernel_curves(&flat, CNTK_FLAT, NNGP_FLAT, true)?;
-    kernel_seconds.push((CNTK_FLAT, flat.seconds, flat.pairs));
-    drop(flat);
-    let fc = fc_blocks(&fc_architecture(DEPTH)?, split, n_large)?;
-    kernel_curves(&fc, FC_NTK, FC_NNGP, true)?;
-    kernel_seconds.push((FC_NTK, fc.seconds, fc.pairs));
-    drop(fc);
-    progress(0.5);
+    let flat = || conv_blocks(&arora_cnn(DEPTH, 1, ConvLayer::Flatten, 1)?, split, n_large);
+    let fc = || fc_blocks(&fc_architecture(DEPTH)?, split, n_large);
+    let families: [(&'static str, &'static str, &str, bool, Blocks<'_>); 3] = [
+        (CNTK_GAP, NNGP_GAP, "gap", false, &gap),
+        (CNTK_FLAT, NNGP_FLAT, "flatten", true, &flat),
+        (FC_NTK, FC_NNGP, "fc", true, &fc),
+    ];
+    for (k, (ntk_name, nngp_name, part, large, blocks)) in families.into_iter().enumerate() {
+        let part: KernelPart = ctx.cached(&format!("{tag}-kernel-{part}"), || {
+            kernel_part(&blocks()?, split, plan, large)
+        })?;
+        let [ntk, nngp] = part.curves;
+        curves.push((ntk_name, ntk));
+        curves.push((nngp_name, nngp));
+        if let Some([ntk, nngp]) = part.large_curves {
+            large_curves.push((ntk_name, ntk));
+            large_curves.push((nngp_name, nngp));
+        }
+        kernel_seconds.push((ntk_name, part.seconds, part.pairs));
+        progress(if k == 0 { 0.4 } else { 0.5 });
+    }
 
     // The finite CNN with exactly the CNTK-GAP's architecture (NTK parameterisation), trained
     // by SGD with momentum on the cross-entropy, early stopping on the validation split.
@@ -303,37 +336,50 @@ fn run_dataset(
     let mut adam_curve = Vec::new();
     let (mut sgd_time, mut adam_time) = (0.0, 0.0);
     for (i, &n) in plan.sizes.iter().enumerate() {
-        let start = Instant::now();
         let batch_size = 32.min(n);
         let epochs = (plan.steps * batch_size).div_ceil(n);
         let batch = |c: ClassifierConfig| ClassifierConfig {
             batch_size: Some(batch_size),
             ..c
         };
-        sgd_curve.push(train_convnet(
-            &cnn_of_cntk,
-            split,
-            n,
-            &batch(sgd(seed + 100 + i as u64, epochs)),
-            seed + 200 + i as u64,
-        )?);
-        sgd_time += start.elapsed().as_secs_f64();
-        let start = Instant::now();
-        // ENSEMBLE members of the recipe; the ensemble averages their softmax outputs.
-        let members = (0..ENSEMBLE)
-            .map(|m| {
-                let k = (100 * i + 10 * m) as u64;
-                train_convnet_logits(
-                    &best,
+        // Each training run is a part (with the seconds it took) for `--resume`.
+        let (outcome, seconds): (TestOutcome, f64) =
+            ctx.cached(&format!("{tag}-cnn-of-cntk-n{n}"), || {
+                let start = Instant::now();
+                let outcome = train_convnet(
+                    &cnn_of_cntk,
                     split,
                     n,
-                    &batch(adam(seed + 300 + k, epochs)),
-                    seed + 400 + k,
-                )
-            })
-            .collect::<anyhow::Result<Vec<TrainedLogits>>>()?;
-        adam_curve.push(ensemble_outcome(&members, split));
-        adam_time += start.elapsed().as_secs_f64();
+                    &batch(sgd(seed + 100 + i as u64, epochs)),
+                    seed + 200 + i as u64,
+                )?;
+                Ok((outcome, start.elapsed().as_secs_f64()))
+            })?;
+        sgd_curve.push(outcome);
+        sgd_time += seconds;
+        let (outcome, seconds): (TestOutcome, f64) =
+            ctx.cached(&format!("{tag}-best-cnn-n{n}"), || {
+                let start = Instant::now();
+                // ENSEMBLE members of the recipe; the ensemble averages their softmax outputs.
+                let members = (0..ENSEMBLE)
+                    .map(|m| {
+                        let k = (100 * i + 10 * m) as u64;
+                        train_convnet_logits(
+                            &best,
+                            split,
+                            n,
+                            &batch(adam(seed + 300 + k, epochs)),
+                            seed + 400 + k,
+                        )
+                    })
+                    .collect::<anyhow::Result<Vec<TrainedLogits>>>()?;
+                Ok((
+                    ensemble_outcome(&members, split),
+                    start.elapsed().as_secs_f64(),
+                ))
+            })?;
+        adam_curve.push(outcome);
+        adam_time += seconds;
         progress(0.5 + 0.5 * (i + 1) as f64 / plan.sizes.len() as f64);
     }
     curves.insert(0, (CNN_OF_CNTK, sgd_curve));
@@ -507,6 +553,8 @@ impl Experiment for CnnVsCntk {
             ctx.task_seed(1),
         )?;
         let fashion_result = run_dataset(
+            ctx,
+            "fashion",
             &fashion,
             &fashion_plan,
             ctx.task_seed(3),
@@ -530,6 +578,8 @@ impl Experiment for CnnVsCntk {
             shift: 1,
         };
         let mut digits_result = run_dataset(
+            ctx,
+            "digits",
             &digits,
             &digits_plan,
             ctx.task_seed(4),
@@ -546,6 +596,8 @@ impl Experiment for CnnVsCntk {
             steps: digits_plan.steps,
         };
         let second = run_dataset(
+            ctx,
+            "digits-second-fold",
             &digits_second,
             &second_plan,
             ctx.task_seed(5),

@@ -18,6 +18,7 @@ use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// Number of classes of both data sets.
@@ -410,7 +411,7 @@ pub fn argmax_rows(m: MatRef<'_, f64>) -> Vec<usize> {
 }
 
 /// The outcome of one classifier on one test set.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TestOutcome {
     /// Per test image: was it classified correctly?
     pub correct: Vec<bool>,
