@@ -267,25 +267,16 @@ fn run_dataset(
     };
     let flat = || conv_blocks(&arora_cnn(DEPTH, 1, ConvLayer::Flatten, 1)?, split, n_large);
     let fc = || fc_blocks(&fc_architecture(DEPTH)?, split, n_large);
-    let families: [(&'static str, &'static str, &str, bool, Blocks<'_>); 3] = [
-        (CNTK_GAP, NNGP_GAP, "gap", false, &gap),
-        (CNTK_FLAT, NNGP_FLAT, "flatten", true, &flat),
-        (FC_NTK, FC_NNGP, "fc", true, &fc),
-    ];
-    for (k, (ntk_name, nngp_name, part, large, blocks)) in families.into_iter().enumerate() {
-        let part: KernelPart = ctx.cached(&format!("{tag}-kernel-{part}"), || {
+    let kernel = |part: &str, large: bool, blocks: Blocks<'_>| -> anyhow::Result<KernelPart> {
+        ctx.cached(&format!("{tag}-kernel-{part}"), || {
             kernel_part(&blocks()?, split, plan, large)
-        })?;
-        let [ntk, nngp] = part.curves;
-        curves.push((ntk_name, ntk));
-        curves.push((nngp_name, nngp));
-        if let Some([ntk, nngp]) = part.large_curves {
-            large_curves.push((ntk_name, ntk));
-            large_curves.push((nngp_name, nngp));
-        }
-        kernel_seconds.push((ntk_name, part.seconds, part.pairs));
-        progress(if k == 0 { 0.4 } else { 0.5 });
-    }
+        })
+    };
+    // The cheap kernels first and the GAP kernel (the longest part by far) last, so that an
+    // interrupted run has stored every other part for `--resume`.
+    let flat_part = kernel("flatten", true, &flat)?;
+    let fc_part = kernel("fc", true, &fc)?;
+    progress(0.05);
 
     // The finite CNN with exactly the CNTK-GAP's architecture (NTK parameterisation), trained
     // by SGD with momentum on the cross-entropy, early stopping on the validation split.
@@ -380,7 +371,22 @@ fn run_dataset(
             })?;
         adam_curve.push(outcome);
         adam_time += seconds;
-        progress(0.5 + 0.5 * (i + 1) as f64 / plan.sizes.len() as f64);
+        progress(0.05 + 0.45 * (i + 1) as f64 / plan.sizes.len() as f64);
+    }
+    let gap_part = kernel("gap", false, &gap)?;
+    for (ntk_name, nngp_name, part) in [
+        (CNTK_GAP, NNGP_GAP, gap_part),
+        (CNTK_FLAT, NNGP_FLAT, flat_part),
+        (FC_NTK, FC_NNGP, fc_part),
+    ] {
+        let [ntk, nngp] = part.curves;
+        curves.push((ntk_name, ntk));
+        curves.push((nngp_name, nngp));
+        if let Some([ntk, nngp]) = part.large_curves {
+            large_curves.push((ntk_name, ntk));
+            large_curves.push((nngp_name, nngp));
+        }
+        kernel_seconds.push((ntk_name, part.seconds, part.pairs));
     }
     curves.insert(0, (CNN_OF_CNTK, sgd_curve));
     curves.insert(0, (BEST_CNN, adam_curve));
@@ -537,6 +543,48 @@ impl Experiment for CnnVsCntk {
         // 28 / 4 = 7 pixels a side at quick and default (the GAP CNTK costs ∝ positions²),
         // 14 at full.
         let factor = scale.pick(4, 4, 2);
+        // The digits first (the cheaper data set): an interrupted full-scale run keeps them.
+        let digits_n_max = *digits_plan.sizes.last().expect("sizes");
+        let [digits, digits_second] = conv_common::digits_two_folds(
+            SplitSizes {
+                n_train: digits_n_max,
+                n_val: digits_plan.n_val,
+                n_test: digits_plan.n_test,
+            },
+            ctx.task_seed(2),
+        )?;
+        let digits_augmentation = BestCnnAugmentation {
+            flip: false,
+            shift: 1,
+        };
+        let mut digits_result = run_dataset(
+            ctx,
+            "digits",
+            &digits,
+            &digits_plan,
+            ctx.task_seed(4),
+            digits_augmentation,
+            &|f| (ctx.progress)(0.25 * f),
+        )?;
+        // The digits' second fold: every model once more, at the largest n only.
+        let second_plan = Plan {
+            sizes: vec![digits_n_max],
+            n_val: digits_plan.n_val,
+            n_test: digits_second.test_labels.len(),
+            large_sizes: vec![],
+            channels: digits_plan.channels,
+            steps: digits_plan.steps,
+        };
+        let second = run_dataset(
+            ctx,
+            "digits-second-fold",
+            &digits_second,
+            &second_plan,
+            ctx.task_seed(5),
+            digits_augmentation,
+            &|f| (ctx.progress)(0.25 + 0.05 * f),
+        )?;
+        digits_result.add_second_fold(second)?;
         let fashion = conv_common::fashion_mnist(
             SplitSizes {
                 n_train: fashion_plan
@@ -562,49 +610,8 @@ impl Experiment for CnnVsCntk {
                 flip: true,
                 shift: 0,
             },
-            &|f| (ctx.progress)(0.5 * f),
+            &|f| (ctx.progress)(0.3 + 0.7 * f),
         )?;
-        let digits_n_max = *digits_plan.sizes.last().expect("sizes");
-        let [digits, digits_second] = conv_common::digits_two_folds(
-            SplitSizes {
-                n_train: digits_n_max,
-                n_val: digits_plan.n_val,
-                n_test: digits_plan.n_test,
-            },
-            ctx.task_seed(2),
-        )?;
-        let digits_augmentation = BestCnnAugmentation {
-            flip: false,
-            shift: 1,
-        };
-        let mut digits_result = run_dataset(
-            ctx,
-            "digits",
-            &digits,
-            &digits_plan,
-            ctx.task_seed(4),
-            digits_augmentation,
-            &|f| (ctx.progress)(0.5 + 0.4 * f),
-        )?;
-        // The digits' second fold: every model once more, at the largest n only.
-        let second_plan = Plan {
-            sizes: vec![digits_n_max],
-            n_val: digits_plan.n_val,
-            n_test: digits_second.test_labels.len(),
-            large_sizes: vec![],
-            channels: digits_plan.channels,
-            steps: digits_plan.steps,
-        };
-        let second = run_dataset(
-            ctx,
-            "digits-second-fold",
-            &digits_second,
-            &second_plan,
-            ctx.task_seed(5),
-            digits_augmentation,
-            &|f| (ctx.progress)(0.9 + 0.1 * f),
-        )?;
-        digits_result.add_second_fold(second)?;
         let results = [fashion_result, digits_result];
 
         let mut claims = Vec::new();
