@@ -239,6 +239,13 @@ fn kernel_part(
     })
 }
 
+/// `f()` and the wall-clock seconds it took.
+fn timed<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, f64)> {
+    let start = Instant::now();
+    let value = f()?;
+    Ok((value, start.elapsed().as_secs_f64()))
+}
+
 /// Every model of the experiment on one split (`tag` names its parts for `--resume`): the
 /// kernels, then the two CNNs at every size.
 fn run_dataset(
@@ -256,7 +263,6 @@ fn run_dataset(
     let mut large_curves = Vec::new();
     let mut kernel_seconds = Vec::new();
     let mut train_seconds = Vec::new();
-    // (NTK name, NNGP name, part name, also at the large sizes, blocks)
     type Blocks<'b> = &'b dyn Fn() -> anyhow::Result<conv_common::KernelBlocks>;
     let gap = || {
         conv_blocks(
@@ -336,38 +342,36 @@ fn run_dataset(
         // Each training run is a part (with the seconds it took) for `--resume`.
         let (outcome, seconds): (TestOutcome, f64) =
             ctx.cached(&format!("{tag}-cnn-of-cntk-n{n}"), || {
-                let start = Instant::now();
-                let outcome = train_convnet(
-                    &cnn_of_cntk,
-                    split,
-                    n,
-                    &batch(sgd(seed + 100 + i as u64, epochs)),
-                    seed + 200 + i as u64,
-                )?;
-                Ok((outcome, start.elapsed().as_secs_f64()))
+                timed(|| {
+                    train_convnet(
+                        &cnn_of_cntk,
+                        split,
+                        n,
+                        &batch(sgd(seed + 100 + i as u64, epochs)),
+                        seed + 200 + i as u64,
+                    )
+                })
             })?;
         sgd_curve.push(outcome);
         sgd_time += seconds;
         let (outcome, seconds): (TestOutcome, f64) =
             ctx.cached(&format!("{tag}-best-cnn-n{n}"), || {
-                let start = Instant::now();
-                // ENSEMBLE members of the recipe; the ensemble averages their softmax outputs.
-                let members = (0..ENSEMBLE)
-                    .map(|m| {
-                        let k = (100 * i + 10 * m) as u64;
-                        train_convnet_logits(
-                            &best,
-                            split,
-                            n,
-                            &batch(adam(seed + 300 + k, epochs)),
-                            seed + 400 + k,
-                        )
-                    })
-                    .collect::<anyhow::Result<Vec<TrainedLogits>>>()?;
-                Ok((
-                    ensemble_outcome(&members, split),
-                    start.elapsed().as_secs_f64(),
-                ))
+                timed(|| {
+                    // ENSEMBLE members of the recipe; the ensemble averages their softmax outputs.
+                    let members = (0..ENSEMBLE)
+                        .map(|m| {
+                            let k = (100 * i + 10 * m) as u64;
+                            train_convnet_logits(
+                                &best,
+                                split,
+                                n,
+                                &batch(adam(seed + 300 + k, epochs)),
+                                seed + 400 + k,
+                            )
+                        })
+                        .collect::<anyhow::Result<Vec<TrainedLogits>>>()?;
+                    Ok(ensemble_outcome(&members, split))
+                })
             })?;
         adam_curve.push(outcome);
         adam_time += seconds;
@@ -480,9 +484,9 @@ fn ordering_claim(
 fn plans(scale: Scale) -> (Plan, Plan) {
     let fashion = Plan {
         // Full: the largest GAP n within 2 hours of GAP kernel at the measured 8.6e-4 s per
-        // pair of 14×14 images (`gap-vs-flatten`'s cost table): n = 1 920 with 500 validation and 2 500 test images is
-        // 1920·1921/2 + 1920·3000 = 7.6 million pairs ≈ 109 minutes (a test checks it, and
-        // that 10% more n would not fit).
+        // pair of 14×14 images (`gap-vs-flatten`'s cost table): n = 1 920 with 500 validation
+        // and 2 500 test images is 1920·1921/2 + 1920·3000 = 7.6 million pairs ≈ 109 minutes
+        // (a test checks it, and that 10% more n would not fit).
         sizes: scale.pick(
             vec![10, 20, 40, 80],
             vec![80, 160, 320, 640],
